@@ -1,0 +1,25 @@
+from typing import TYPE_CHECKING
+
+from sqlalchemy import String
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from .base import Base, TimestampMixin
+
+if TYPE_CHECKING:
+    from .item import Item
+
+
+class User(TimestampMixin, Base):
+    __tablename__ = "users"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    # Stored lower-cased by the service layer, so the unique index is case-insensitive.
+    email: Mapped[str] = mapped_column(String(320), unique=True, index=True)
+    hashed_password: Mapped[str] = mapped_column(String(255))
+    full_name: Mapped[str | None] = mapped_column(String(200))
+    is_active: Mapped[bool] = mapped_column(default=True)
+
+    # lazy="raise": an accidental lazy load is an error, not a hidden query (or MissingGreenlet).
+    items: Mapped[list["Item"]] = relationship(
+        back_populates="owner", lazy="raise", passive_deletes=True
+    )

@@ -1,0 +1,55 @@
+from pwdlib import PasswordHash
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from ..errors import AuthenticationError, ConflictError
+from ..models import User
+
+
+def normalize_email(email: str) -> str:
+    return email.strip().lower()
+
+
+async def get_user_by_email(session: AsyncSession, email: str) -> User | None:
+    return await session.scalar(select(User).where(User.email == normalize_email(email)))
+
+
+async def register_user(
+    session: AsyncSession,
+    hasher: PasswordHash,
+    *,
+    email: str,
+    password: str,
+    full_name: str | None = None,
+) -> User:
+    user = User(
+        email=normalize_email(email),
+        hashed_password=hasher.hash(password),
+        full_name=full_name,
+    )
+    session.add(user)
+    try:
+        await session.commit()
+    except IntegrityError as exc:
+        # The unique index decides, not a racy "SELECT then INSERT".
+        await session.rollback()
+        raise ConflictError("A user with this email already exists.") from exc
+    return user
+
+
+async def authenticate(
+    session: AsyncSession, hasher: PasswordHash, *, email: str, password: str
+) -> User:
+    user = await get_user_by_email(session, email)
+    # One message for both cases: the answer must not reveal which emails have accounts.
+    if user is None or not user.is_active or not hasher.verify(password, user.hashed_password):
+        raise AuthenticationError("Incorrect email or password.")
+    return user
+
+
+async def get_active_user(session: AsyncSession, user_id: int) -> User:
+    user = await session.get(User, user_id)
+    if user is None or not user.is_active:
+        raise AuthenticationError("The user of this token does not exist or is inactive.")
+    return user
