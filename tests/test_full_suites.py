@@ -1,0 +1,188 @@
+"""The full layer: bake representative combinations and run each project's own suite.
+
+Every option value appears in at least one combination. Each baked project gets its own
+environment (`uv sync`) and runs its suite for real against the local PostgreSQL and
+Redis: serially, with `-n 2`, and in random order. A missing service fails here (the
+generated suite refuses to start), it is never skipped.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import subprocess
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import NamedTuple
+
+import pytest
+from baking import Bake
+
+pytestmark = pytest.mark.full
+
+INSTALL_TIMEOUT_SECONDS = 600
+SUITE_TIMEOUT_SECONDS = 600
+PASSED_LINE = re.compile(r"(\d+) passed")
+FAILED_LINE = re.compile(r"(\d+) (failed|errors?)")
+
+
+class Combination(NamedTuple):
+    project_name: str
+    database: str
+    use_redis: str
+    ci: str
+    python_version: str
+
+    @property
+    def id(self) -> str:
+        redis = "redis" if self.use_redis == "y" else "noredis"
+        return f"{self.database}-{redis}-{self.ci}-py{self.python_version}"
+
+    def answers(self) -> dict[str, str]:
+        return {
+            "project_name": self.project_name,
+            "database": self.database,
+            "use_redis": self.use_redis,
+            "ci": self.ci,
+            "python_version": self.python_version,
+        }
+
+
+# Distinct project names give each project its own test database names.
+REPRESENTATIVE = [
+    Combination("Full Default", "postgresql", "y", "github", "3.12"),
+    Combination("Full Lite", "sqlite", "n", "gitlab", "3.11"),
+    Combination("Full Pg Plain", "postgresql", "n", "none", "3.13"),
+    Combination("Full Lite Redis", "sqlite", "y", "github", "3.12"),
+]
+
+
+class SuiteRun(NamedTuple):
+    mode: str
+    passed: int
+    seconds: float
+    output: str
+
+
+def project_env() -> dict[str, str]:
+    """The environment a user's shell would have: no template venv, default test URLs."""
+    env = {
+        key: value
+        for key, value in os.environ.items()
+        if key not in {"VIRTUAL_ENV", "TEST_DATABASE_URL", "TEST_REDIS_URL", "PYTEST_ADDOPTS"}
+        and not key.startswith("PYTEST_XDIST")
+    }
+    env["UV_PYTHON_DOWNLOADS"] = "never"
+    return env
+
+
+def run_suite(project: Path, mode: str, *args: str) -> SuiteRun:
+    started = time.perf_counter()
+    result = subprocess.run(
+        ["uv", "run", "--no-progress", "pytest", "-q", "-p", "no:cacheprovider", *args],
+        cwd=project,
+        env=project_env(),
+        capture_output=True,
+        text=True,
+        timeout=SUITE_TIMEOUT_SECONDS,
+        check=False,
+    )
+    seconds = time.perf_counter() - started
+    output = result.stdout + result.stderr
+    assert result.returncode == 0, f"{mode} run failed in {project}:\n{output[-6000:]}"
+    summary = output.strip().splitlines()[-1]
+    assert not FAILED_LINE.search(summary), summary
+    passed = PASSED_LINE.search(summary)
+    assert passed, f"no passed tests in: {summary}"
+    return SuiteRun(mode, int(passed.group(1)), seconds, output)
+
+
+@pytest.fixture(scope="module", params=REPRESENTATIVE, ids=lambda combo: combo.id)
+def installed_project(request: pytest.FixtureRequest, bake_once: Bake) -> Iterator[Path]:
+    combination: Combination = request.param
+    project = bake_once(**combination.answers())
+    subprocess.run(
+        ["uv", "sync", "--quiet", "--no-progress"],
+        cwd=project,
+        env=project_env(),
+        check=True,
+        timeout=INSTALL_TIMEOUT_SECONDS,
+    )
+    yield project
+
+
+def report(capsys: pytest.CaptureFixture[str], project: Path, run: SuiteRun) -> None:
+    with capsys.disabled():
+        line = f"{project.name:<16} {run.mode:<12} {run.passed:>4} passed {run.seconds:6.1f} s"
+        print(f"\n[full] {line}")
+
+
+def test_suite_passes_serially(
+    installed_project: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    run = run_suite(installed_project, "serial")
+    report(capsys, installed_project, run)
+    # The coverage floor in the generated pyproject is enforced by this same run.
+    assert "Required test coverage" in run.output
+
+
+def test_suite_passes_in_parallel(
+    installed_project: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    run = run_suite(installed_project, "-n 2", "-n", "2")
+    report(capsys, installed_project, run)
+
+
+def test_suite_passes_in_random_order(
+    installed_project: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    seed = str(int(time.time()) % 100_000)
+    run = run_suite(installed_project, f"seed={seed}", "-p", "randomly", f"--randomly-seed={seed}")
+    # --randomly-seed is only understood when pytest-randomly is active: this run shuffled.
+    report(capsys, installed_project, run)
+
+
+def test_a_killed_run_does_not_break_the_next(
+    installed_project: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # SIGKILL mid-run: no teardown, no sessionfinish; databases are left behind.
+    with subprocess.Popen(
+        ["uv", "run", "--no-progress", "pytest", "-p", "no:cacheprovider", "--no-cov"],
+        cwd=installed_project,
+        env=project_env() | {"PYTHONUNBUFFERED": "1"},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        start_new_session=True,
+    ) as process:
+        try:
+            assert process.stdout is not None
+            # The first progress dot: session start is done and tests are running.
+            while (char := process.stdout.read(1)) and char != ".":
+                pass
+            assert char == ".", "the suite ended before running a test"
+        finally:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait(timeout=30)
+
+    run = run_suite(installed_project, "after kill")
+    report(capsys, installed_project, run)
+    assert leftover_test_databases(installed_project) == []
+
+
+def leftover_test_databases(project: Path) -> list[str]:
+    """Databases (or SQLite files) of this project still present after its suite ended."""
+    package = project.name.replace("-", "_")
+    sqlite_files = sorted(path.name for path in (project / ".test-db").glob("*"))
+    if (project / "src" / package / "db.py").read_text(encoding="utf-8").count("sqlite"):
+        return sqlite_files
+    result = subprocess.run(
+        ["psql", "-h", "127.0.0.1", "-U", "postgres", "-Atc", "SELECT datname FROM pg_database"],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=30,
+    )
+    return [name for name in result.stdout.split() if name.startswith(f"{package}_test")]
