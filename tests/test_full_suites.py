@@ -13,7 +13,6 @@ import re
 import signal
 import subprocess
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import NamedTuple
 
@@ -100,7 +99,7 @@ def run_suite(project: Path, mode: str, *args: str) -> SuiteRun:
 
 
 @pytest.fixture(scope="module", params=REPRESENTATIVE, ids=lambda combo: combo.id)
-def installed_project(request: pytest.FixtureRequest, bake_once: Bake) -> Iterator[Path]:
+def installed_project(request: pytest.FixtureRequest, bake_once: Bake) -> Path:
     combination: Combination = request.param
     project = bake_once(**combination.answers())
     subprocess.run(
@@ -110,7 +109,7 @@ def installed_project(request: pytest.FixtureRequest, bake_once: Bake) -> Iterat
         check=True,
         timeout=INSTALL_TIMEOUT_SECONDS,
     )
-    yield project
+    return project
 
 
 def report(capsys: pytest.CaptureFixture[str], project: Path, run: SuiteRun) -> None:
@@ -119,9 +118,7 @@ def report(capsys: pytest.CaptureFixture[str], project: Path, run: SuiteRun) -> 
         print(f"\n[full] {line}")
 
 
-def test_suite_passes_serially(
-    installed_project: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
+def test_suite_passes_serially(installed_project: Path, capsys: pytest.CaptureFixture[str]) -> None:
     run = run_suite(installed_project, "serial")
     report(capsys, installed_project, run)
     # The coverage floor in the generated pyproject is enforced by this same run.
