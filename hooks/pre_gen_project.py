@@ -25,6 +25,7 @@ CONTEXT_JSON = r"""{{ cookiecutter | jsonify }}"""
 
 SLUG_PATTERN = re.compile(r"^[a-z][a-z0-9]*(-[a-z0-9]+)*$")
 PACKAGE_NAME_PATTERN = re.compile(r"^[a-z][a-z0-9_]*$")
+MAX_PACKAGE_NAME_LENGTH = 40
 # Deliberately loose: a typo guard, not RFC 5322.
 EMAIL_PATTERN = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s.]+$")
 
@@ -205,6 +206,17 @@ def check_package_name_syntax(value: str) -> str | None:
     )
 
 
+def check_package_name_length(value: str) -> str | None:
+    # Generated lines that contain the name must stay within ruff's 100-character limit.
+    if len(value) <= MAX_PACKAGE_NAME_LENGTH:
+        return None
+    return (
+        f"package_name {value!r} is {len(value)} characters long; the limit is "
+        f"{MAX_PACKAGE_NAME_LENGTH}. "
+        f"Type instead: package_name={value[:MAX_PACKAGE_NAME_LENGTH].rstrip('_')}"
+    )
+
+
 def check_package_name_not_keyword(value: str) -> str | None:
     if not keyword.iskeyword(value):
         return None
@@ -257,6 +269,7 @@ def collect_errors(answers: Mapping[str, object]) -> list[str]:
         [check_package_name_syntax]
         if check_package_name_syntax(package_name)
         else [
+            check_package_name_length,
             check_package_name_not_keyword,
             check_package_name_not_stdlib,
             check_package_name_not_reserved,

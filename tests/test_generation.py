@@ -23,7 +23,7 @@ from typing import Any, NamedTuple
 
 import pytest
 import yaml
-from baking import PROJECT_TEMPLATE_DIR, TEMPLATE_DIR, Bake, default_answers
+from baking import PROJECT_TEMPLATE_DIR, TEMPLATE_DIR, Bake, default_answers, load_hook
 from packaging.requirements import Requirement
 
 DOCKER_COMPOSE = "/usr/bin/docker-compose"
@@ -335,6 +335,15 @@ def test_ruff_check(project: Path) -> None:
 
 def test_ruff_format(project: Path) -> None:
     run([sys.executable, "-m", "ruff", "format", "--check", "--no-cache", "."], cwd=project)
+
+
+@pytest.mark.parametrize("tool", ["check", "format --check"])
+def test_the_longest_allowed_package_name_still_lints(bake_once: Bake, tool: str) -> None:
+    # Lines that contain the package name must fit ruff's line length at the hook's limit.
+    name = "inventory_management_platform_backend_xy"
+    assert len(name) == load_hook("pre_gen_project").MAX_PACKAGE_NAME_LENGTH
+    project = bake_once(project_slug=name.replace("_", "-"), package_name=name)
+    run([sys.executable, "-m", "ruff", *tool.split(), "--no-cache", "."], cwd=project)
 
 
 def test_mypy_is_configured_strict_over_src_and_tests(project: Path) -> None:

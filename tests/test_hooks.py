@@ -37,10 +37,13 @@ INVALID_ANSWERS = {
     "package-dependency-jwt": ({"package_name": "jwt"}, "package_name"),
     "package-layout-tests": ({"package_name": "tests"}, "package_name"),
     "package-layout-migrations": ({"package_name": "migrations"}, "package_name"),
-    # An explicit slug: with an empty name the default slug would be empty too,
-    # and cookiecutter stops on the empty directory name before any hook runs.
-    "empty-name": ({"project_name": "", "project_slug": "my-service"}, "project_name"),
-    "blank-name": ({"project_name": "   ", "project_slug": "my-service"}, "project_name"),
+    # The default slug falls back to a placeholder, so an empty name reaches the hook.
+    "empty-name": ({"project_name": ""}, "project_name"),
+    "blank-name": ({"project_name": "   "}, "project_name"),
+    "package-too-long": (
+        {"package_name": "a_really_long_package_name_for_a_service_x"},
+        "package_name",
+    ),
     "bad-email": ({"author_email": "not-an-email"}, "author_email"),
 }
 
@@ -206,6 +209,7 @@ def test_valid_package_name(pre_gen_hook: ModuleType, name: str) -> None:
         ("check_package_name_syntax", "my-service"),
         ("check_package_name_syntax", "_private"),
         ("check_package_name_syntax", "2fast"),
+        ("check_package_name_length", "a_really_long_package_name_for_a_service_x"),
         ("check_package_name_not_keyword", "class"),
         ("check_package_name_not_keyword", "async"),
         ("check_package_name_not_stdlib", "json"),

@@ -18,7 +18,11 @@ def _url_named(name: str) -> URL:
 {%- endif %}
 
 
-@pytest.mark.parametrize("name", ["{{ cookiecutter.package_name }}", "production", "test_data", "testing"])
+# The production database's name (the test name without its suffix) comes first.
+PRODUCTION_NAME = database.TEST_DATABASE_NAME.removesuffix(database.TEST_NAME_SUFFIX)
+
+
+@pytest.mark.parametrize("name", [PRODUCTION_NAME, "production", "test_data", "testing"])
 def test_a_database_not_named_for_tests_is_refused(name: str) -> None:
     with pytest.raises(database.ProvisioningError, match="does not end in '_test'"):
         database.require_test_database(_url_named(name))
@@ -44,7 +48,7 @@ def _run_suite_with(test_database_url: str) -> subprocess.CompletedProcess[str]:
 
 
 def test_the_session_refuses_a_non_test_database() -> None:
-    url = _url_named("{{ cookiecutter.package_name }}")
+    url = _url_named(PRODUCTION_NAME)
 
     result = _run_suite_with(url.render_as_string(hide_password=False))
 
@@ -54,7 +58,10 @@ def test_the_session_refuses_a_non_test_database() -> None:
 
 
 def test_the_session_fails_fast_with_instructions_when_the_server_is_down() -> None:
-    result = _run_suite_with("postgresql+asyncpg://postgres@127.0.0.1:1/{{ cookiecutter.package_name }}_test")
+    # Nothing listens on port 1: the connection is refused at once.
+    url = make_url(database.DEFAULT_TEST_DATABASE_URL).set(port=1)
+
+    result = _run_suite_with(url.render_as_string(hide_password=False))
 
     assert result.returncode == pytest.ExitCode.USAGE_ERROR
     assert "Cannot reach PostgreSQL" in result.stdout + result.stderr

@@ -1,4 +1,7 @@
-"""The application factory. Run with `uvicorn --factory {{ cookiecutter.package_name }}.main:create_app`."""
+"""The application factory.
+
+Run with: uvicorn --factory {{ cookiecutter.package_name }}.main:create_app
+"""
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager

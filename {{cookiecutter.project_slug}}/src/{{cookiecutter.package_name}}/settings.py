@@ -5,6 +5,8 @@ from typing import Literal
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+DATABASE_NAME = "{{ cookiecutter.package_name }}"
+
 
 class DatabaseSettings(BaseSettings):
     """The part of the settings Alembic needs: migrations must not require SECRET_KEY."""
@@ -12,7 +14,7 @@ class DatabaseSettings(BaseSettings):
     model_config = SettingsConfigDict(env_file=".env", extra="ignore")
 
 {%- if cookiecutter.database == "postgresql" %}
-    database_url: str = "postgresql+asyncpg://postgres:postgres@127.0.0.1:5432/{{ cookiecutter.package_name }}"
+    database_url: str = f"postgresql+asyncpg://postgres:postgres@127.0.0.1:5432/{DATABASE_NAME}"
 {%- else %}
     database_url: str = "sqlite+aiosqlite:///./{{ cookiecutter.package_name }}.db"
 {%- endif %}

@@ -1,8 +1,11 @@
 """The ONE place models are imported and so registered on the metadata.
 
-Import models from here (`from {{ cookiecutter.package_name }}.models import User`), never by
-re-declaring or re-importing them under another path: a second registration is what
-produces "index ... already exists" and "Table ... is already defined" errors.
+Import models from here, never by re-declaring or re-importing them under another path:
+
+    from {{ cookiecutter.package_name }}.models import User
+
+A second registration is what produces "index ... already exists" and
+"Table ... is already defined for this MetaData instance" errors.
 """
 
 from .base import Base
