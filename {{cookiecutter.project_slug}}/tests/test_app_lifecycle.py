@@ -54,6 +54,14 @@ async def test_a_stuck_await_fails_with_a_timeout_that_names_it() -> None:
     await asyncio.sleep(0)
 
 
+# The real thing, end to end: the conftest wraps this test, the stuck await is cancelled,
+# this test fails (strictly expected here), and the run goes on with the next test.
+@pytest.mark.xfail(raises=TimeoutError, strict=True, reason="proves the per-test timeout")
+@pytest.mark.async_timeout(0.05)
+async def test_a_stuck_test_is_failed_by_its_timeout_and_the_run_goes_on() -> None:
+    await asyncio.Event().wait()
+
+
 async def test_assert_max_queries_catches_extra_queries(
     assert_max_queries: QueryCounter, app: FastAPI
 ) -> None:
