@@ -8,6 +8,7 @@ import sys
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from types import ModuleType
+from typing import NamedTuple
 
 from cookiecutter.generate import generate_context
 from cookiecutter.main import cookiecutter
@@ -19,6 +20,29 @@ HOOKS_DIR = TEMPLATE_DIR / "hooks"
 PROJECT_TEMPLATE_DIR = TEMPLATE_DIR / "{{cookiecutter.project_slug}}"
 
 Bake = Callable[..., Path]
+
+
+class Combination(NamedTuple):
+    """One set of option answers; `project_name` is left to its default when empty."""
+
+    database: str
+    use_redis: str
+    ci: str
+    python_version: str
+    project_name: str = ""
+
+    @property
+    def id(self) -> str:
+        redis = "redis" if self.use_redis == "y" else "noredis"
+        return f"{self.database}-{redis}-{self.ci}-py{self.python_version}"
+
+    @property
+    def answers(self) -> dict[str, str]:
+        return {key: value for key, value in self._asdict().items() if value}
+
+    @property
+    def has_test_services(self) -> bool:
+        return self.database == "postgresql" or self.use_redis == "y"
 
 
 def load_hook(name: str) -> ModuleType:

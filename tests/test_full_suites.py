@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import NamedTuple
 
 import pytest
-from baking import Bake
+from baking import Bake, Combination
 
 pytestmark = pytest.mark.full
 
@@ -27,34 +27,12 @@ PASSED_LINE = re.compile(r"(\d+) passed")
 FAILED_LINE = re.compile(r"(\d+) (failed|errors?)")
 
 
-class Combination(NamedTuple):
-    project_name: str
-    database: str
-    use_redis: str
-    ci: str
-    python_version: str
-
-    @property
-    def id(self) -> str:
-        redis = "redis" if self.use_redis == "y" else "noredis"
-        return f"{self.database}-{redis}-{self.ci}-py{self.python_version}"
-
-    def answers(self) -> dict[str, str]:
-        return {
-            "project_name": self.project_name,
-            "database": self.database,
-            "use_redis": self.use_redis,
-            "ci": self.ci,
-            "python_version": self.python_version,
-        }
-
-
 # Distinct project names give each project its own test database names.
 REPRESENTATIVE = [
-    Combination("Full Default", "postgresql", "y", "github", "3.12"),
-    Combination("Full Lite", "sqlite", "n", "gitlab", "3.11"),
-    Combination("Full Pg Plain", "postgresql", "n", "none", "3.13"),
-    Combination("Full Lite Redis", "sqlite", "y", "github", "3.12"),
+    Combination("postgresql", "y", "github", "3.12", project_name="Full Default"),
+    Combination("sqlite", "n", "gitlab", "3.11", project_name="Full Lite"),
+    Combination("postgresql", "n", "none", "3.13", project_name="Full Pg Plain"),
+    Combination("sqlite", "y", "github", "3.12", project_name="Full Lite Redis"),
 ]
 
 
@@ -101,7 +79,7 @@ def run_suite(project: Path, mode: str, *args: str) -> SuiteRun:
 @pytest.fixture(scope="module", params=REPRESENTATIVE, ids=lambda combo: combo.id)
 def installed_project(request: pytest.FixtureRequest, bake_once: Bake) -> Path:
     combination: Combination = request.param
-    project = bake_once(**combination.answers())
+    project = bake_once(**combination.answers)
     subprocess.run(
         ["uv", "sync", "--quiet", "--no-progress"],
         cwd=project,

@@ -19,11 +19,11 @@ from collections.abc import Iterator
 from importlib import metadata
 from pathlib import Path
 from types import ModuleType
-from typing import Any, NamedTuple
+from typing import Any
 
 import pytest
 import yaml
-from baking import PROJECT_TEMPLATE_DIR, TEMPLATE_DIR, Bake, default_answers, load_hook
+from baking import PROJECT_TEMPLATE_DIR, TEMPLATE_DIR, Bake, Combination, default_answers, load_hook
 from packaging.requirements import Requirement
 
 DOCKER_COMPOSE = "/usr/bin/docker-compose"
@@ -79,26 +79,6 @@ GITHUB_FILES = (".github/workflows/ci.yml",)
 GITLAB_FILES = (".gitlab-ci.yml",)
 TEST_SERVICES_FILES = ("compose.test.yaml",)
 CI_FILES = GITHUB_FILES + GITLAB_FILES
-
-
-class Combination(NamedTuple):
-    database: str
-    use_redis: str
-    ci: str
-    python_version: str
-
-    @property
-    def id(self) -> str:
-        redis = "redis" if self.use_redis == "y" else "noredis"
-        return f"{self.database}-{redis}-{self.ci}-py{self.python_version}"
-
-    @property
-    def answers(self) -> dict[str, str]:
-        return self._asdict()
-
-    @property
-    def has_test_services(self) -> bool:
-        return self.database == "postgresql" or self.use_redis == "y"
 
 
 def all_combinations() -> list[Combination]:
