@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from {{ cookiecutter.package_name }}.models import Base, Item, User
 
 from .conftest import ModelFactory
+from .factories import UserFactory
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
@@ -93,6 +94,15 @@ async def test_factories_never_repeat_unique_values(
     assert len({item.title for item in items}) == 5
     assert all(user.id is not None for user in users)
     assert (await item_factory(owner=owner, title="explicit")).title == "explicit"
+
+
+async def test_factory_classes_used_directly_write_into_the_test_session(
+    db_session: AsyncSession, user_factory: ModelFactory[User]
+) -> None:
+    users = await UserFactory.create_batch_async(2, hashed_password="not used here")
+
+    assert await db_session.scalar(select(func.count()).select_from(User)) == 2
+    assert users[0].email != users[1].email
 
 
 @pytest.mark.committing

@@ -6,11 +6,12 @@ so each app (and each test) owns one engine on its own event loop.
 
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from typing import Annotated
+from typing import Annotated{% if cookiecutter.database == "sqlite" %}, cast{% endif %}
 
 from fastapi import Depends, Request
 {%- if cookiecutter.database == "sqlite" %}
 from sqlalchemy import Connection, event
+from sqlalchemy.engine import AdaptedConnection
 from sqlalchemy.engine.interfaces import DBAPIConnection
 {%- endif %}
 from sqlalchemy.ext.asyncio import (
@@ -62,10 +63,11 @@ def _enable_sqlite_transactions(engine: AsyncEngine) -> None:
     @event.listens_for(engine.sync_engine, "connect")
     def _on_connect(dbapi_connection: DBAPIConnection, _: ConnectionPoolEntry) -> None:
         dbapi_connection.isolation_level = None
-        cursor = dbapi_connection.cursor()
-        cursor.execute("PRAGMA foreign_keys=ON")
-        cursor.execute("PRAGMA journal_mode=WAL")
-        cursor.close()
+        # One script, one trip to aiosqlite's thread: through a cursor, each call (cursor,
+        # execute, fetch, close) is a trip of its own, and a new connection opens per test.
+        cast(AdaptedConnection, dbapi_connection).run_async(
+            lambda driver: driver.executescript("PRAGMA foreign_keys=ON; PRAGMA journal_mode=WAL;")
+        )
 
     @event.listens_for(engine.sync_engine, "begin")
     def _on_begin(connection: Connection) -> None:

@@ -16,9 +16,11 @@ class DatabaseSettings(BaseSettings):
 {%- if cookiecutter.database == "postgresql" %}
     database_url: str = f"postgresql+asyncpg://postgres:postgres@127.0.0.1:5432/{DATABASE_NAME}"
 {%- else %}
-    database_url: str = "sqlite+aiosqlite:///./{{ cookiecutter.package_name }}.db"
+    database_url: str = f"sqlite+aiosqlite:///./{DATABASE_NAME}.db"
 {%- endif %}
+{%- if cookiecutter.database == "postgresql" %}
     db_pool_size: int = Field(default=5, ge=1)
+{%- endif %}
     db_echo: bool = False
 
 

@@ -17,16 +17,18 @@ from ..services.users import get_active_user
 from ..settings import Settings
 
 
-def get_settings(request: Request) -> Settings:
+# These are `async def` although they never await: FastAPI runs plain `def` dependencies
+# in a worker thread, a needless thread hop per request (and a new thread per test loop).
+async def get_settings(request: Request) -> Settings:
     return cast(Settings, request.app.state.settings)
 
 
-def get_password_hasher(request: Request) -> PasswordHash:
+async def get_password_hasher(request: Request) -> PasswordHash:
     return cast(PasswordHash, request.app.state.password_hasher)
 {%- if cookiecutter.use_redis == "y" %}
 
 
-def get_redis(request: Request) -> Redis:
+async def get_redis(request: Request) -> Redis:
     redis: Redis | None = getattr(request.app.state, "redis", None)
     if redis is None:
         raise RuntimeError("The application's lifespan has not run: no Redis client.")
