@@ -25,6 +25,7 @@ INSTALL_TIMEOUT_SECONDS = 600
 SUITE_TIMEOUT_SECONDS = 600
 PASSED_LINE = re.compile(r"(\d+) passed")
 FAILED_LINE = re.compile(r"(\d+) (failed|errors?)")
+FIRST_RESULT = re.compile(r"^tests/\S+\.py [.xsFE]", re.MULTILINE)
 
 
 # Distinct project names give each project its own test database names.
@@ -69,7 +70,8 @@ def run_suite(project: Path, mode: str, *args: str) -> SuiteRun:
     seconds = time.perf_counter() - started
     output = result.stdout + result.stderr
     assert result.returncode == 0, f"{mode} run failed in {project}:\n{output[-6000:]}"
-    summary = output.strip().splitlines()[-1]
+    # pytest's summary is the last line of stdout (uv may add its own lines on stderr).
+    summary = result.stdout.strip().splitlines()[-1]
     assert not FAILED_LINE.search(summary), summary
     passed = PASSED_LINE.search(summary)
     assert passed, f"no passed tests in: {summary}"
@@ -134,10 +136,11 @@ def test_a_killed_run_does_not_break_the_next(
     ) as process:
         try:
             assert process.stdout is not None
-            # The first progress dot: session start is done and tests are running.
-            while (char := process.stdout.read(1)) and char != ".":
-                pass
-            assert char == ".", "the suite ended before running a test"
+            # The first test result after a file name: session start is done, tests run.
+            seen = ""
+            while (char := process.stdout.read(1)) and not FIRST_RESULT.search(seen):
+                seen += char
+            assert FIRST_RESULT.search(seen), f"the suite ended before running a test:\n{seen}"
         finally:
             os.killpg(process.pid, signal.SIGKILL)
             process.wait(timeout=30)
