@@ -55,7 +55,7 @@ REDIS_DATABASES = 16
 def pytest_sessionstart(session: pytest.Session) -> None:
     if _is_xdist_worker(session.config):
         return
-    url = database.configured_test_url(os.environ.get("TEST_DATABASE_URL"))
+    url = database.configured_test_url()
     try:
         database.require_test_database(url)
         database.check_server(url)
@@ -70,7 +70,7 @@ def pytest_sessionstart(session: pytest.Session) -> None:
 def pytest_sessionfinish(session: pytest.Session) -> None:
     if _is_xdist_worker(session.config):
         return
-    url = database.configured_test_url(os.environ.get("TEST_DATABASE_URL"))
+    url = database.configured_test_url()
     if database.database_name(url).endswith(database.TEST_NAME_SUFFIX):
         database.drop_database(_template_url(url))
 
@@ -157,7 +157,7 @@ def worker_database_url(worker_id_or_main: str) -> Iterator[URL]:
     At the end it must still be empty: a test that left rows behind broke isolation,
     and the session fails naming the tables.
     """
-    url = database.configured_test_url(os.environ.get("TEST_DATABASE_URL"))
+    url = database.configured_test_url()
     worker_url = database.derived_url(url, worker_id_or_main)
     database.clone_template(_template_url(url), worker_url)
     yield worker_url

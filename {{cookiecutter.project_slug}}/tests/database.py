@@ -5,6 +5,7 @@ template database and migrate it once) and per xdist worker (clone the template)
 """
 
 import asyncio
+import os
 {%- if cookiecutter.database == "sqlite" %}
 import shutil
 {%- endif %}
@@ -66,12 +67,17 @@ def derived_url(url: URL, suffix: str) -> URL:
 {%- endif %}
 
 
-def migrate(url: URL) -> None:
-    """Run the project's real Alembic migrations (`upgrade head`) into `url`."""
+def alembic_config(url: URL) -> Config:
+    """The project's alembic.ini, pointed at `url` (migrations/env.py reads the attribute)."""
     config = Config(str(PROJECT_ROOT / "alembic.ini"))
     config.attributes["database_url"] = url.render_as_string(hide_password=False)
     config.attributes["configure_logger"] = False
-    command.upgrade(config, "head")
+    return config
+
+
+def migrate(url: URL) -> None:
+    """Run the project's real Alembic migrations (`upgrade head`) into `url`."""
+    command.upgrade(alembic_config(url), "head")
 {%- if cookiecutter.database == "postgresql" %}
 
 
@@ -194,9 +200,9 @@ def count_rows(url: URL, tables: Iterable[str]) -> dict[str, int]:
     return asyncio.run(run())
 
 
-def configured_test_url(raw: str | None) -> URL:
+def configured_test_url() -> URL:
     """TEST_DATABASE_URL, or the default that `compose.test.yaml` serves."""
-    url = make_url(raw or DEFAULT_TEST_DATABASE_URL)
+    url = make_url(os.environ.get("TEST_DATABASE_URL") or DEFAULT_TEST_DATABASE_URL)
 {%- if cookiecutter.database == "sqlite" %}
     # Relative paths are relative to the project, wherever pytest is started from.
     path = Path(url.database or "")
