@@ -37,6 +37,7 @@ from pathlib import Path
 from typing import Any
 
 from cookiecutter.main import cookiecutter
+from sqlalchemy.engine import make_url
 
 TEMPLATE_DIR = Path(__file__).resolve().parent.parent
 BENCH_DIR = Path(__file__).resolve().parent
@@ -102,45 +103,66 @@ FLOOR_TEST = """
         return durations
 
 
+    async def _sample_connects(url, samples: int) -> dict[str, list[float]]:
+        parts = {{"connect": [], "open": [], "query": [], "close": []}}
+        for _ in range(samples):
+            for part, seconds in (await _connect_once(url)).items():
+                parts[part].append(seconds)
+            parts["connect"].append(parts["open"][-1] + parts["query"][-1] + parts["close"][-1])
+        return parts
+
+
     def _measure_floor(url, hasher, index: int) -> None:
-        connect = _asyncio.run(_sample(_connect_once, url, {samples}))
-        asgi = _asyncio.run(_sample(lambda _: _asgi_once(), url, {samples}))
-        hashing = []
+        floor = _asyncio.run(_sample_connects(url, {samples}))
+        floor["asgi"] = _asyncio.run(_sample(lambda _: _asgi_once(), url, {samples}))
+        floor["hash"] = []
         for _ in range({samples}):
             started = _time.perf_counter()
             hasher.hash("correct horse battery staple")
-            hashing.append(_time.perf_counter() - started)
+            floor["hash"].append(_time.perf_counter() - started)
         with open(_os.environ["BENCH_FLOOR_OUT"] + f".{{index}}", "w") as out:
-            _json.dump({{"connect": connect, "asgi": asgi, "hash": hashing}}, out)
+            _json.dump(floor, out)
 
 
     def test_bench_floor_0(worker_database_url, app) -> None:
         _measure_floor(worker_database_url, app.state.password_hasher, 0)
 """
 
+# Each returns the seconds of its three parts. The connect options are the tests' own
+# (same URL, so the same ssl= choice): the floor is what the stack's own connect costs.
 CONNECT_ONCE = {
     "postgresql": """
     import asyncpg as _asyncpg
 
 
-    async def _connect_once(url) -> None:
+    async def _connect_once(url) -> dict[str, float]:
+        started = _time.perf_counter()
         connection = await _asyncpg.connect(
             host=url.host, port=url.port, user=url.username, password=url.password,
-            database=url.database,
+            database=url.database, ssl=url.query.get("ssl"),
         )
+        opened = _time.perf_counter()
         assert await connection.fetchval("SELECT 1") == 1
+        queried = _time.perf_counter()
         await connection.close()
+        closed = _time.perf_counter()
+        return {"open": opened - started, "query": queried - opened, "close": closed - queried}
     """,
     "sqlite": """
     import aiosqlite as _aiosqlite
 
 
-    async def _connect_once(url) -> None:
+    async def _connect_once(url) -> dict[str, float]:
+        started = _time.perf_counter()
         connection = await _aiosqlite.connect(url.database)
+        opened = _time.perf_counter()
         cursor = await connection.execute("SELECT 1")
         assert (await cursor.fetchone()) == (1,)
         await cursor.close()
+        queried = _time.perf_counter()
         await connection.close()
+        closed = _time.perf_counter()
+        return {"open": opened - started, "query": queried - opened, "close": closed - queried}
     """,
 }
 
@@ -212,11 +234,15 @@ def _environment(database: str) -> dict[str, str]:
     env["PYTHONPATH"] = str(BENCH_DIR)  # for `-p timing_plugin`, in xdist workers too
     if database == "postgresql":
         # A name of our own: other runs on the same server never collide with this one.
-        base = os.environ.get(
-            "TEST_DATABASE_URL", "postgresql+asyncpg://postgres:postgres@127.0.0.1:5432/x_test"
+        # The generated suite's own default (ssl=disable included) unless one is set.
+        base = make_url(
+            os.environ.get(
+                "TEST_DATABASE_URL",
+                "postgresql+asyncpg://postgres:postgres@127.0.0.1:5432/x_test?ssl=disable",
+            )
         )
         name = f"bench_{uuid.uuid4().hex[:8]}_test"
-        env["TEST_DATABASE_URL"] = base.rsplit("/", 1)[0] + "/" + name
+        env["TEST_DATABASE_URL"] = base.set(database=name).render_as_string(hide_password=False)
     return env
 
 
@@ -283,7 +309,9 @@ def _measure(project: Path, env: dict[str, str], args: argparse.Namespace) -> di
         _step(f"{args.tests} tests of each kind, with the floor before and after ({run + 1})")
         kinds_wall, timings = _pytest(project, env)
         kinds = _per_kind(timings["tests"])
-        samples: dict[str, list[float]] = {"connect": [], "asgi": [], "hash": []}
+        samples: dict[str, list[float]] = {
+            key: [] for key in ("connect", "open", "query", "close", "asgi", "hash")
+        }
         for i in (0, 1):
             sample = json.loads(Path(f"{floor_out}.{i}").read_text())
             for key, values in samples.items():
@@ -368,6 +396,10 @@ def _report(args: argparse.Namespace, r: Mapping[str, Any]) -> None:
     )
     print(f"\nFloor, measured in the same run (median of 2x{FLOOR_SAMPLES} samples{best}):")
     print(f"  raw {driver} connect + SELECT 1 + close   {floor * ms:8.2f} ms")
+    print(
+        f"    (connect {r['floor_open'] * ms:.2f} ms, SELECT 1 {r['floor_query'] * ms:.2f} ms, "
+        f"close {r['floor_close'] * ms:.2f} ms; medians of each part)"
+    )
     print(f"  raw ASGI request (httpx.ASGITransport)    {r['floor_asgi'] * ms:8.2f} ms")
     print(f"  one password hash, test settings (argon2) {r['floor_hash'] * ms:8.2f} ms")
     print(f"\nPer test, setup + call + teardown (pytest's durations, fixtures included{best}):")

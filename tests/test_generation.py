@@ -357,6 +357,21 @@ def test_compose_files_are_valid(project: Path) -> None:
         run([executable, "-f", compose_file.name, "config", "-q"], cwd=project)
 
 
+def test_compose_services_publish_ports_on_loopback_only(project: Path) -> None:
+    # The test PostgreSQL accepts passwordless (trust) connections: safe only while
+    # nothing outside this machine can reach the port.
+    exposed = []
+    for compose_file in sorted(project.glob("compose*.yaml")):
+        services = (yaml.safe_load(compose_file.read_text()) or {}).get("services") or {}
+        for name, service in services.items():
+            exposed += [
+                f"{compose_file.name}: {name} publishes {port}"
+                for port in service.get("ports", [])
+                if not str(port).startswith("127.0.0.1:")
+            ]
+    assert not exposed, exposed
+
+
 # --- the template's environment can check what it bakes ----------------------------
 
 

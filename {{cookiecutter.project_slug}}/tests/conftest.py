@@ -252,6 +252,29 @@ async def db_session(
         finally:
             app.dependency_overrides.pop(get_session, None)
             await outer_transaction.rollback()
+{%- if cookiecutter.database == "postgresql" %}
+            await _hang_up(connection)
+{%- endif %}
+
+
+{%- if cookiecutter.database == "postgresql" %}
+
+
+async def _hang_up(connection: AsyncConnection) -> None:
+    """Close the test's connection without waiting for the server's goodbye.
+
+    Its transaction is rolled back and acknowledged, so nothing is left to finish. Left in
+    the pool, it would be closed by the lifespan's dispose(), which sends Terminate and
+    waits ~2 ms for the server process to exit: a third of a test's database time.
+    Aborting the socket ends the server session just as surely; invalidate() makes the
+    pool forget the connection, so dispose() finds nothing to close.
+    """
+    raw = await connection.get_raw_connection()
+    asyncpg_connection = raw.driver_connection
+    assert asyncpg_connection is not None
+    asyncpg_connection.terminate()  # closes the socket at once; close() would wait
+    await connection.invalidate()
+{%- endif %}
 
 
 def _sessionmaker_on(connection: AsyncConnection) -> async_sessionmaker[AsyncSession]:

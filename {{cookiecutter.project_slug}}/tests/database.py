@@ -22,8 +22,10 @@ from sqlalchemy.pool import NullPool
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 {%- if cookiecutter.database == "postgresql" %}
 TEST_DATABASE_NAME = "{{ cookiecutter.package_name }}_test"
+# ssl=disable: the local test server has no TLS, and asyncpg's default (prefer) builds
+# an SSL context and asks the server for TLS on every connect, which is every test.
 DEFAULT_TEST_DATABASE_URL = (
-    f"postgresql+asyncpg://postgres:postgres@127.0.0.1:5432/{TEST_DATABASE_NAME}"
+    f"postgresql+asyncpg://postgres:postgres@127.0.0.1:5432/{TEST_DATABASE_NAME}?ssl=disable"
 )
 {%- else %}
 TEST_DATABASE_NAME = "{{ cookiecutter.package_name }}_test"
@@ -123,25 +125,33 @@ def _quote(name: str) -> str:
 
 
 def create_empty_database(url: URL) -> None:
-    drop_database(url)
-    _run_admin(url, [f"CREATE DATABASE {_quote(database_name(url))}"])
+    _run_admin(url, [_drop_statement(url), f"CREATE DATABASE {_quote(database_name(url))}"])
 
 
 def clone_template(template: URL, target: URL) -> None:
     """A worker's own database, copied from the migrated template in milliseconds."""
-    drop_database(target)
+    name = _quote(database_name(target))
     _run_admin(
         target,
         [
-            f"CREATE DATABASE {_quote(database_name(target))} "
-            f"TEMPLATE {_quote(database_name(template))}"
+            _drop_statement(target),
+            f"CREATE DATABASE {name} TEMPLATE {_quote(database_name(template))}",
+            # No JIT: on tables of a few rows compiling a query costs far more than running
+            # it, and asyncpg's type-introspection query (run on every new connection that
+            # meets an enum or composite type, so once per test) is costly enough to get
+            # compiled. Per-database settings are not copied from a template: set it here.
+            f"ALTER DATABASE {name} SET jit = off",
         ],
     )
 
 
 def drop_database(url: URL) -> None:
+    _run_admin(url, [_drop_statement(url)])
+
+
+def _drop_statement(url: URL) -> str:
     # FORCE ends sessions left behind by a run that was killed (PostgreSQL 13+).
-    _run_admin(url, [f"DROP DATABASE IF EXISTS {_quote(database_name(url))} WITH (FORCE)"])
+    return f"DROP DATABASE IF EXISTS {_quote(database_name(url))} WITH (FORCE)"
 {%- else %}
 
 

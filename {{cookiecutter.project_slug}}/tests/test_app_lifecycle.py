@@ -6,12 +6,17 @@ import traceback
 import pytest
 from asgi_lifespan import LifespanManager
 from fastapi import FastAPI
+{%- if cookiecutter.database == "postgresql" %}
+from sqlalchemy import event, text
+from sqlalchemy.ext.asyncio import AsyncSession
+{%- else %}
 from sqlalchemy import text
+{%- endif %}
 
 from {{ cookiecutter.package_name }}.main import create_app
 from {{ cookiecutter.package_name }}.settings import Settings
 
-from .conftest import QueryCounter, with_timeout
+from .conftest import QueryCounter{% if cookiecutter.database == "postgresql" %}, _hang_up{% endif %}, with_timeout
 
 
 def test_building_an_app_opens_nothing(app: FastAPI) -> None:
@@ -75,3 +80,37 @@ async def test_assert_max_queries_catches_extra_queries(
         assert_max_queries(1),
     ):
         await two_queries()
+{%- if cookiecutter.database == "postgresql" %}
+
+
+async def test_the_test_database_runs_without_jit(db_session: AsyncSession) -> None:
+    # Set on each worker database when it is cloned (tests/database.py).
+    assert await db_session.scalar(text("SHOW jit")) == "off"
+
+
+async def test_hanging_up_ends_the_server_session_and_leaves_nothing_to_close(
+    app: FastAPI, lifespan: LifespanManager
+) -> None:
+    # What db_session's teardown does with the test's connection, observed from outside.
+    engine = app.state.database.engine
+    async with engine.connect() as connection:
+        server_pid = await connection.scalar(text("SELECT pg_backend_pid()"))
+        await connection.rollback()
+        await _hang_up(connection)
+    # The pool keeps the slot but no open connection: dispose() has nothing to close.
+    closed_by_dispose: list[object] = []
+    event.listen(engine.sync_engine.pool, "close", lambda *args: closed_by_dispose.append(args))
+    await engine.dispose()
+    assert closed_by_dispose == []
+
+    sessions_left = -1
+    async with engine.connect() as observer:
+        for _ in range(200):  # the server process exits within milliseconds
+            sessions_left = await observer.scalar(
+                text("SELECT count(*) FROM pg_stat_activity WHERE pid = :pid"), {"pid": server_pid}
+            )
+            if sessions_left == 0:
+                break
+            await asyncio.sleep(0.005)
+    assert sessions_left == 0
+{%- endif %}
