@@ -22,7 +22,7 @@ import shutil
 import subprocess
 import textwrap
 import tomllib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -41,6 +41,11 @@ INLINE_LINK = re.compile(r"(?<!!)\[[^\]]*\]\((?P<target>[^)\s]+)\)")
 HEADING = re.compile(r"^#{1,6}\s+(?P<title>.+?)\s*#*\s*$")
 
 PLAIN_LANGUAGES = {"text"}
+# Languages whose blocks must parse as data: the parser and the error it raises.
+DATA_PARSERS: dict[str, tuple[Callable[[str], object], type[Exception]]] = {
+    "toml": (tomllib.loads, tomllib.TOMLDecodeError),
+    "yaml": (yaml.safe_load, yaml.YAMLError),
+}
 KNOWN_LANGUAGES = {"python", "diff", "toml", "yaml", "bash", *PLAIN_LANGUAGES}
 BASH = shutil.which("bash")
 
@@ -249,17 +254,12 @@ def block_error(block: Block) -> str | None:
             if error:
                 return f"the {side} side of the diff does not compile: {error}"
         return None
-    if block.language == "toml":
+    if block.language in DATA_PARSERS:
+        parse, error_type = DATA_PARSERS[block.language]
         try:
-            tomllib.loads(block.text)
-        except tomllib.TOMLDecodeError as exc:
-            return f"the TOML block does not parse: {exc}"
-        return None
-    if block.language == "yaml":
-        try:
-            yaml.safe_load(block.text)
-        except yaml.YAMLError as exc:
-            return f"the YAML block does not parse: {exc}"
+            parse(block.text)
+        except error_type as exc:
+            return f"the {block.language.upper()} block does not parse: {exc}"
         return None
     if block.language == "bash":
         # The guide's shell blocks must be checked, never silently passed over.

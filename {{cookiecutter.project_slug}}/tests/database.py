@@ -19,19 +19,20 @@ from sqlalchemy.engine import URL, make_url
 from sqlalchemy.ext.asyncio import create_async_engine
 from sqlalchemy.pool import NullPool
 
+from {{ cookiecutter.package_name }}.settings import DATABASE_NAME
+
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
+TEST_NAME_SUFFIX = "_test"
+TEST_DATABASE_NAME = f"{DATABASE_NAME}{TEST_NAME_SUFFIX}"
 {%- if cookiecutter.database == "postgresql" %}
-TEST_DATABASE_NAME = "{{ cookiecutter.package_name }}_test"
 # ssl=disable: the local test server has no TLS, and asyncpg's default (prefer) builds
 # an SSL context and asks the server for TLS on every connect, which is every test.
 DEFAULT_TEST_DATABASE_URL = (
     f"postgresql+asyncpg://postgres:postgres@127.0.0.1:5432/{TEST_DATABASE_NAME}?ssl=disable"
 )
 {%- else %}
-TEST_DATABASE_NAME = "{{ cookiecutter.package_name }}_test"
 DEFAULT_TEST_DATABASE_URL = f"sqlite+aiosqlite:///./.test-db/{TEST_DATABASE_NAME}.db"
 {%- endif %}
-TEST_NAME_SUFFIX = "_test"
 CONNECT_TIMEOUT_SECONDS = 3
 
 

@@ -7,6 +7,8 @@ import sys
 import pytest
 from sqlalchemy.engine import URL, make_url
 
+from {{ cookiecutter.package_name }}.settings import DATABASE_NAME
+
 from . import database
 
 
@@ -18,8 +20,8 @@ def _url_named(name: str) -> URL:
 {%- endif %}
 
 
-# The production database's name (the test name without its suffix) comes first.
-PRODUCTION_NAME = database.TEST_DATABASE_NAME.removesuffix(database.TEST_NAME_SUFFIX)
+# The production database's name comes first.
+PRODUCTION_NAME = DATABASE_NAME
 
 
 @pytest.mark.parametrize("name", [PRODUCTION_NAME, "production", "test_data", "testing"])
