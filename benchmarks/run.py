@@ -36,6 +36,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+import cpu
 from cookiecutter.main import cookiecutter
 from sqlalchemy.engine import make_url
 
@@ -277,9 +278,13 @@ def _write_tests(project: Path, database: str, kinds: Mapping[str, int], floor: 
 
 
 def _pytest(
-    project: Path, env: Mapping[str, str], extra: Iterable[str] = ()
-) -> tuple[float, dict[str, Any]]:
-    """Run the synthetic module; return wall-clock seconds and the plugin's timings."""
+    project: Path,
+    env: Mapping[str, str],
+    extra: Iterable[str] = (),
+    server: cpu.ServerClock | None = None,
+) -> tuple[float, dict[str, Any], dict[str, float]]:
+    """Run the synthetic module; return wall-clock seconds, the plugin's timings and the
+    CPU seconds of the pytest processes (and of the database server, given its clock)."""
     out = project / ".bench-timings.json"
     out.unlink(missing_ok=True)
     command = [
@@ -295,8 +300,13 @@ def _pytest(
         "no:cacheprovider",
         *extra,
     ]
+    pytest_before = cpu.children_cpu_seconds()
+    server_before = server.seconds() if server else 0.0
     wall = _run(command, project, {**env, "BENCH_TIMINGS_OUT": str(out)})
-    return wall, json.loads(out.read_text())
+    used = {"pytest": cpu.children_cpu_seconds() - pytest_before}
+    if server:
+        used["server"] = server.seconds() - server_before
+    return wall, json.loads(out.read_text()), used
 
 
 def _measure(project: Path, env: dict[str, str], args: argparse.Namespace) -> dict[str, Any]:
@@ -307,7 +317,7 @@ def _measure(project: Path, env: dict[str, str], args: argparse.Namespace) -> di
     _write_tests(project, args.database, dict.fromkeys(KINDS, args.tests), floor=True)
     for run in range(args.repeat):
         _step(f"{args.tests} tests of each kind, with the floor before and after ({run + 1})")
-        kinds_wall, timings = _pytest(project, env)
+        kinds_wall, timings, _ = _pytest(project, env)
         kinds = _per_kind(timings["tests"])
         samples: dict[str, list[float]] = {
             key: [] for key in ("connect", "open", "query", "close", "asgi", "hash")
@@ -328,19 +338,30 @@ def _measure(project: Path, env: dict[str, str], args: argparse.Namespace) -> di
         start = timings["session"]["sessionstart_seconds"]
         results["session_start"] = min(results.get("session_start", float("inf")), start)
 
+    server = None
+    if args.database == "postgresql":
+        server = cpu.local_server_clock(make_url(env["TEST_DATABASE_URL"]))
     _write_tests(project, args.database, {"client": args.bulk}, floor=False)
     for run in range(args.repeat):
         _step(f"{args.bulk} client tests serially ({run + 1})")
-        wall, timings = _pytest(project, env)
+        wall, timings, used = _pytest(project, env, server=server)
         if wall < results.get("serial_wall", float("inf")):
             results["serial_wall"] = wall
             results["serial_tests"] = timings["session"]["tests_seconds"]
             results["serial_sum"] = sum(_total(t) for t in timings["tests"].values())
+            results["serial_cpu"] = used
+            results["serial_median"] = statistics.median(
+                _total(t) for t in timings["tests"].values()
+            )
         _step(f"{args.bulk} client tests with -n 2 ({run + 1})")
-        wall, timings = _pytest(project, env, ["-n", "2"])
+        wall, timings, used = _pytest(project, env, ["-n", "2"], server=server)
         if wall < results.get("parallel_wall", float("inf")):
             results["parallel_wall"] = wall
             results["parallel_tests"] = timings["session"]["tests_seconds"]
+            results["parallel_cpu"] = used
+            results["parallel_median"] = statistics.median(
+                _total(t) for t in timings["tests"].values()
+            )
 
     if args.profile:
         _step(f"timeline of {args.tests} client and {args.tests} auth tests (trace_plugin)")
@@ -425,6 +446,7 @@ def _report(args: argparse.Namespace, r: Mapping[str, Any]) -> None:
         f"  {args.bulk} client tests with -n 2    {r['parallel_wall']:6.2f} s wall "
         f"(tests {r['parallel_tests']:.2f} s)"
     )
+    _report_cpu(args, r)
     if "timelines" in r:
         _report_timelines(r["timelines"])
     client = r["kinds"]["client"]["median"]
@@ -455,6 +477,32 @@ def _report(args: argparse.Namespace, r: Mapping[str, Any]) -> None:
         "auth test not dominated by password hashing (one hash < 50% of its median)",
         hashing < 0.5 * auth,
         f"one hash {hashing * ms:.2f} ms = {hashing / auth:.1%} of {auth * ms:.2f} ms",
+    )
+
+
+def _report_cpu(args: argparse.Namespace, r: Mapping[str, Any]) -> None:
+    """Where the bulk runs' CPU went, and how much a second process can add here."""
+    print(f"\nCPU of the {args.bulk}-test runs (pytest processes, database server):")
+    for label, run in (("serial", "serial"), ("-n 2", "parallel")):
+        used, wall = r[f"{run}_cpu"], r[f"{run}_wall"]
+        server = used.get("server")
+        server_text = f"{server:5.2f} s" if server is not None else "  n/a"
+        busy = (used["pytest"] + (server or 0.0)) / wall
+        print(
+            f"  {label:<7} pytest {used['pytest']:5.2f} s, server {server_text} "
+            f"over {wall:5.2f} s wall: {busy:.2f} cores busy on average"
+        )
+        if server is not None and run == "serial":
+            print(
+                f"          per test: {used['pytest'] / args.bulk * 1000:.1f} ms in pytest, "
+                f"{server / args.bulk * 1000:.1f} ms in the server (averaged over the run)"
+            )
+    serial, parallel = r["serial_median"], r["parallel_median"]
+    print(
+        f"  per-test median: serial {serial * 1000:.2f} ms, under -n 2 {parallel * 1000:.2f} ms "
+        f"({parallel / serial:.2f}x: two workers and the server share the cores), so two\n"
+        f"  workers get through tests {2 * serial / parallel:.2f}x as fast, and each first "
+        "imports and collects the suite again"
     )
 
 
