@@ -500,9 +500,9 @@ def _report_cpu(args: argparse.Namespace, r: Mapping[str, Any]) -> None:
     serial, parallel = r["serial_median"], r["parallel_median"]
     print(
         f"  per-test median: serial {serial * 1000:.2f} ms, under -n 2 {parallel * 1000:.2f} ms "
-        f"({parallel / serial:.2f}x: two workers and the server share the cores), so two\n"
-        f"  workers get through tests {2 * serial / parallel:.2f}x as fast, and each first "
-        "imports and collects the suite again"
+        f"({parallel / serial:.2f}x, as the workers and any\n  server share the cores): two "
+        f"workers get through tests {2 * serial / parallel:.2f}x as fast as one, once each\n"
+        "  has imported and collected the suite"
     )
 
 
