@@ -11,7 +11,8 @@ a PRAGMA for the default isolation level, a hop to aiosqlite's thread and back.
 Each test builds its app and so its engine anew, so every test paid for it. The answers
 cannot change while the suite runs, and they are plain values (nothing tied to a
 connection or an event loop), so the dialect below remembers what `initialize()` set on
-the first engine for a database URL and sets the same on every later one.
+the first engine for a database URL and sets the same on every later one. (Engines on one
+URL whose connect arguments change those answers would need URLs of their own.)
 
 `register()` makes SQLAlchemy load it for the project's driver in this process only (the
 app's code and URLs stay as they are); conftest.py calls it at import, in every xdist
