@@ -344,24 +344,9 @@ def _measure(project: Path, env: dict[str, str], args: argparse.Namespace) -> di
     _write_tests(project, args.database, {"client": args.bulk}, floor=False)
     for run in range(args.repeat):
         _step(f"{args.bulk} client tests serially ({run + 1})")
-        wall, timings, used = _pytest(project, env, server=server)
-        if wall < results.get("serial_wall", float("inf")):
-            results["serial_wall"] = wall
-            results["serial_tests"] = timings["session"]["tests_seconds"]
-            results["serial_sum"] = sum(_total(t) for t in timings["tests"].values())
-            results["serial_cpu"] = used
-            results["serial_median"] = statistics.median(
-                _total(t) for t in timings["tests"].values()
-            )
+        _keep_fastest(results, "serial", *_pytest(project, env, server=server))
         _step(f"{args.bulk} client tests with -n 2 ({run + 1})")
-        wall, timings, used = _pytest(project, env, ["-n", "2"], server=server)
-        if wall < results.get("parallel_wall", float("inf")):
-            results["parallel_wall"] = wall
-            results["parallel_tests"] = timings["session"]["tests_seconds"]
-            results["parallel_cpu"] = used
-            results["parallel_median"] = statistics.median(
-                _total(t) for t in timings["tests"].values()
-            )
+        _keep_fastest(results, "parallel", *_pytest(project, env, ["-n", "2"], server=server))
 
     if args.profile:
         _step(f"timeline of {args.tests} client and {args.tests} auth tests (trace_plugin)")
@@ -371,6 +356,24 @@ def _measure(project: Path, env: dict[str, str], args: argparse.Namespace) -> di
         _pytest(project, trace_env, ["-p", "trace_plugin"])
         results["timelines"] = json.loads(trace_out.read_text())
     return results
+
+
+def _keep_fastest(
+    results: dict[str, Any],
+    run: str,
+    wall: float,
+    timings: Mapping[str, Any],
+    used: dict[str, float],
+) -> None:
+    """Record a bulk run (`serial` or `parallel`) when it is the fastest so far."""
+    if wall >= results.get(f"{run}_wall", float("inf")):
+        return
+    totals = [_total(t) for t in timings["tests"].values()]
+    results[f"{run}_wall"] = wall
+    results[f"{run}_tests"] = timings["session"]["tests_seconds"]
+    results[f"{run}_sum"] = sum(totals)
+    results[f"{run}_median"] = statistics.median(totals)
+    results[f"{run}_cpu"] = used
 
 
 def _total(durations: Mapping[str, float]) -> float:
@@ -481,7 +484,7 @@ def _report(args: argparse.Namespace, r: Mapping[str, Any]) -> None:
 
 
 def _report_cpu(args: argparse.Namespace, r: Mapping[str, Any]) -> None:
-    """Where the bulk runs' CPU went, and how much a second process can add here."""
+    """Where the bulk runs' CPU went, and how much faster two workers get through tests."""
     print(f"\nCPU of the {args.bulk}-test runs (pytest processes, database server):")
     for label, run in (("serial", "serial"), ("-n 2", "parallel")):
         used, wall = r[f"{run}_cpu"], r[f"{run}_wall"]
