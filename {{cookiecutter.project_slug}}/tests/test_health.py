@@ -1,3 +1,8 @@
+{% if cookiecutter.database == "sqlite" -%}
+import asyncio
+import threading
+
+{% endif -%}
 import httpx
 from asgi_lifespan import LifespanManager
 
@@ -26,11 +31,22 @@ async def test_health_reports_every_service_ok(client: httpx.AsyncClient) -> Non
 
 
 async def _health_with(settings: Settings) -> httpx.Response:
+{%- if cookiecutter.database == "sqlite" %}
+    threads_before = set(threading.enumerate())
+{%- endif %}
     app = create_app(settings)
     async with LifespanManager(app) as manager:
         transport = httpx.ASGITransport(app=manager.app)
         async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
-            return await client.get("/health")
+            response = await client.get("/health")
+{%- if cookiecutter.database == "sqlite" %}
+    # After a failed connect, aiosqlite stops its worker thread without waiting for it; the
+    # thread then reports to this test's loop. Wait for it while the loop still runs, or
+    # it finds the loop closed and fails whichever test runs next.
+    for thread in set(threading.enumerate()) - threads_before:
+        await asyncio.to_thread(thread.join, 5)
+{%- endif %}
+    return response
 
 
 async def test_health_is_unavailable_without_the_database(test_settings: Settings) -> None:
