@@ -56,6 +56,11 @@ REMOVAL_MANIFEST: tuple[Removal, ...] = (
 )
 
 
+# Files named `name.<database>.ext` are whole per-database variants of `name.ext`, so a
+# reader of the template sees plain Python instead of if-blocks; one of them is kept.
+DATABASE_VARIANTS = ("postgresql", "sqlite")
+
+
 def paths_to_remove(answers: Mapping[str, str]) -> list[str]:
     return [
         path.format(package_name=answers["package_name"])
@@ -76,6 +81,18 @@ def remove_path(path: Path) -> None:
 def remove_disabled_option_files(project_dir: Path, answers: Mapping[str, str]) -> None:
     for relative_path in paths_to_remove(answers):
         remove_path(project_dir / relative_path)
+
+
+def keep_database_variant(project_dir: Path, database: str) -> None:
+    for path in sorted(project_dir.rglob("*.py")):
+        stem, dot, rest = path.name.partition(".")
+        variant, _, extension = rest.partition(".")
+        if not dot or variant not in DATABASE_VARIANTS or not extension:
+            continue
+        if variant == database:
+            path.rename(path.with_name(f"{stem}.{extension}"))
+        else:
+            path.unlink()
 
 
 def new_secret_key() -> str:
@@ -107,7 +124,8 @@ def next_steps(project_slug: str, has_test_services: bool) -> list[str]:
     steps = [f"cd {project_slug}", "uv sync"]
     if has_test_services:
         steps.append(f"make up              # start the test services in {TEST_SERVICES_FILE}")
-    steps += ["uv run pytest", "uv run alembic upgrade head"]
+    steps += ["make test             # the whole suite, with the coverage floor"]
+    steps += ["make migrate          # create and migrate the development database"]
     return steps
 
 
@@ -119,6 +137,7 @@ def format_next_steps(project_slug: str, has_test_services: bool) -> str:
 
 def main(answers: Mapping[str, str], project_dir: Path) -> int:
     remove_disabled_option_files(project_dir, answers)
+    keep_database_variant(project_dir, answers["database"])
     write_env_file(project_dir, new_secret_key())
     has_test_services = (project_dir / TEST_SERVICES_FILE).exists()
     print(format_next_steps(answers["project_slug"], has_test_services))

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import NamedTuple
 
 import pytest
-from baking import Bake, Combination
+from baking import Bake, Combination, load_hook
 
 pytestmark = pytest.mark.full
 
@@ -56,12 +56,12 @@ def project_env() -> dict[str, str]:
     return env
 
 
-def run_suite(project: Path, mode: str, *args: str) -> SuiteRun:
+def run_suite(project: Path, mode: str, *args: str, env: dict[str, str] | None = None) -> SuiteRun:
     started = time.perf_counter()
     result = subprocess.run(
         ["uv", "run", "--no-progress", "pytest", "-q", "-p", "no:cacheprovider", *args],
         cwd=project,
-        env=project_env(),
+        env=project_env() | (env or {}),
         capture_output=True,
         text=True,
         timeout=SUITE_TIMEOUT_SECONDS,
@@ -99,10 +99,61 @@ def report(capsys: pytest.CaptureFixture[str], project: Path, run: SuiteRun) -> 
 
 
 def test_suite_passes_serially(installed_project: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    run = run_suite(installed_project, "serial")
+    run = run_suite(installed_project, "serial", "--cov")
     report(capsys, installed_project, run)
     # The coverage floor in the generated pyproject is enforced by this same run.
     assert "Required test coverage" in run.output
+
+
+def test_a_subset_run_passes_without_the_coverage_floor(
+    installed_project: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    run = run_suite(installed_project, "one file", "tests/test_items.py")
+    report(capsys, installed_project, run)
+    assert "Required test coverage" not in run.output
+
+
+def test_suite_passes_without_speedups(
+    installed_project: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    run = run_suite(installed_project, "no speedups", env={"TEST_SPEEDUPS": "0"})
+    report(capsys, installed_project, run)
+    assert "skipped" in run.output  # tests/test_speedups.py says the tricks are off
+
+
+def test_the_printed_next_steps_work_in_order(installed_project: Path) -> None:
+    """What the generator prints, run as printed, short of Docker (`make up`: the local
+    services stand in for it) and the `cd` the test does by running in the project."""
+    has_services = (installed_project / "compose.test.yaml").exists()
+    steps = load_hook("post_gen_project").next_steps(installed_project.name, has_services)
+    commands = [
+        step.split("#")[0].strip() for step in steps if not step.startswith(("cd ", "make up"))
+    ]
+    assert commands[-2:] == ["make test", "make migrate"]
+    package = installed_project.name.replace("-", "_")
+    try:
+        for command in commands:
+            result = subprocess.run(
+                command.split(),
+                cwd=installed_project,
+                env=project_env(),
+                capture_output=True,
+                text=True,
+                timeout=SUITE_TIMEOUT_SECONDS,
+                check=False,
+            )
+            output = result.stdout + result.stderr
+            assert result.returncode == 0, f"{command!r} failed:\n{output[-3000:]}"
+    finally:
+        # `make migrate` made the development database; it is not the suite's to keep.
+        (installed_project / f"{package}.db").unlink(missing_ok=True)
+        drop = f'DROP DATABASE IF EXISTS "{package}"'
+        subprocess.run(
+            ["psql", "-h", "127.0.0.1", "-U", "postgres", "-qc", drop],
+            capture_output=True,
+            check=False,
+            timeout=30,
+        )
 
 
 def test_suite_passes_in_parallel(
@@ -126,7 +177,7 @@ def test_a_killed_run_does_not_break_the_next(
 ) -> None:
     # SIGKILL mid-run: no teardown, no sessionfinish; databases are left behind.
     with subprocess.Popen(
-        ["uv", "run", "--no-progress", "pytest", "-p", "no:cacheprovider", "--no-cov"],
+        ["uv", "run", "--no-progress", "pytest", "-p", "no:cacheprovider"],
         cwd=installed_project,
         env=project_env() | {"PYTHONUNBUFFERED": "1"},
         stdout=subprocess.PIPE,

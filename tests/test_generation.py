@@ -71,6 +71,12 @@ COMMON_FILES = (
     "src/{package}/services/users.py",
     "src/{package}/services/items.py",
     "tests/conftest.py",
+    "tests/plugin.py",
+    "tests/project.py",
+    "tests/workers.py",
+    "tests/sessions.py",
+    "tests/queries.py",
+    "tests/speedups.py",
     "tests/factories.py",
     "tests/database.py",
 )
@@ -243,6 +249,26 @@ def test_disabled_option_files_absent(project: Path, combination: Combination) -
 def test_exactly_one_conftest(project: Path) -> None:
     conftests = [path.relative_to(project) for path in project.rglob("conftest.py")]
     assert conftests == [Path("tests/conftest.py")]
+
+
+def test_one_database_variant_kept_under_its_plain_name(
+    project: Path, combination: Combination
+) -> None:
+    variants = sorted(
+        str(path.relative_to(project))
+        for path in project.rglob("*.py")
+        if path.name.split(".")[1:2] in (["postgresql"], ["sqlite"])
+    )
+    assert variants == []
+    provisioning = (project / "tests" / "database.py").read_text(encoding="utf-8")
+    expected = {"postgresql": "(PostgreSQL)", "sqlite": "(SQLite files)"}[combination.database]
+    assert expected in provisioning.splitlines()[0]
+
+
+def test_the_conftest_holds_fixtures_only(project: Path) -> None:
+    conftest = (project / "tests" / "conftest.py").read_text(encoding="utf-8")
+    assert len(conftest.splitlines()) < 200
+    assert "def pytest_" not in conftest  # hooks live in tests/plugin.py
 
 
 def test_no_empty_files(project: Path) -> None:

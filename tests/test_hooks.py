@@ -384,7 +384,7 @@ def test_next_steps(post_gen_hook: ModuleType, has_test_services: bool) -> None:
 
     assert steps[:2] == ["cd my-service", "uv sync"]
     assert any(step.startswith("make up") for step in steps) is has_test_services
-    assert steps[-2:] == ["uv run pytest", "uv run alembic upgrade head"]
+    assert [step.split()[:2] for step in steps[-2:]] == [["make", "test"], ["make", "migrate"]]
 
 
 def test_post_gen_main(

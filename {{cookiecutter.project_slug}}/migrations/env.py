@@ -9,7 +9,13 @@ import asyncio
 from logging.config import fileConfig
 
 from alembic import context
+{%- if cookiecutter.database == "postgresql" %}
+from sqlalchemy import text
+from sqlalchemy.engine import URL, Connection
+from sqlalchemy.exc import DBAPIError
+{%- else %}
 from sqlalchemy.engine import Connection
+{%- endif %}
 from sqlalchemy.ext.asyncio import create_async_engine
 from sqlalchemy.pool import NullPool
 
@@ -21,6 +27,9 @@ if config.config_file_name is not None and config.attributes.get("configure_logg
     fileConfig(config.config_file_name, disable_existing_loggers=False)
 
 target_metadata = Base.metadata
+{%- if cookiecutter.database == "postgresql" %}
+UNKNOWN_DATABASE = "3D000"  # SQLSTATE invalid_catalog_name
+{%- endif %}
 
 
 def database_url() -> str:
@@ -58,8 +67,30 @@ async def run_online() -> None:
     try:
         async with engine.connect() as connection:
             await connection.run_sync(_run_sync)
+{%- if cookiecutter.database == "postgresql" %}
+    except DBAPIError as exc:
+        if getattr(exc.orig, "sqlstate", None) != UNKNOWN_DATABASE:
+            raise
+        # A new server (`make up`, a fresh cluster): create the empty database, then migrate.
+        await _create_database(engine.url)
+        await run_online()
+{%- endif %}
     finally:
         await engine.dispose()
+{%- if cookiecutter.database == "postgresql" %}
+
+
+async def _create_database(url: URL) -> None:
+    engine = create_async_engine(
+        url.set(database="postgres"), poolclass=NullPool, isolation_level="AUTOCOMMIT"
+    )
+    try:
+        async with engine.connect() as connection:
+            quoted = connection.dialect.identifier_preparer.quote(url.database or "")
+            await connection.execute(text(f"CREATE DATABASE {quoted}"))
+    finally:
+        await engine.dispose()
+{%- endif %}
 
 
 if context.is_offline_mode():

@@ -6,17 +6,13 @@ import traceback
 import pytest
 from asgi_lifespan import LifespanManager
 from fastapi import FastAPI
-{%- if cookiecutter.database == "postgresql" %}
-from sqlalchemy import event, text
-from sqlalchemy.ext.asyncio import AsyncSession
-{%- else %}
 from sqlalchemy import text
-{%- endif %}
 
 from {{ cookiecutter.package_name }}.main import create_app
 from {{ cookiecutter.package_name }}.settings import Settings
 
-from .conftest import QueryCounter{% if cookiecutter.database == "postgresql" %}, _hang_up{% endif %}, with_timeout
+from .plugin import with_timeout
+from .queries import QueryCounter
 
 
 def test_building_an_app_opens_nothing(app: FastAPI) -> None:
@@ -59,7 +55,7 @@ async def test_a_stuck_await_fails_with_a_timeout_that_names_it() -> None:
     await asyncio.sleep(0)
 
 
-# The real thing, end to end: the conftest wraps this test, the stuck await is cancelled,
+# The real thing, end to end: plugin.py wraps this test, the stuck await is cancelled,
 # this test fails (strictly expected here), and the run goes on with the next test.
 @pytest.mark.xfail(raises=TimeoutError, strict=True, reason="proves the per-test timeout")
 @pytest.mark.async_timeout(0.05)
@@ -80,37 +76,3 @@ async def test_assert_max_queries_catches_extra_queries(
         assert_max_queries(1),
     ):
         await two_queries()
-{%- if cookiecutter.database == "postgresql" %}
-
-
-async def test_the_test_database_runs_without_jit(db_session: AsyncSession) -> None:
-    # Set on each worker database when it is cloned (tests/database.py).
-    assert await db_session.scalar(text("SHOW jit")) == "off"
-
-
-async def test_hanging_up_ends_the_server_session_and_leaves_nothing_to_close(
-    app: FastAPI, lifespan: LifespanManager
-) -> None:
-    # What db_session's teardown does with the test's connection, observed from outside.
-    engine = app.state.database.engine
-    async with engine.connect() as connection:
-        server_pid = await connection.scalar(text("SELECT pg_backend_pid()"))
-        await connection.rollback()
-        await _hang_up(connection)
-    # The pool keeps the slot but no open connection: dispose() has nothing to close.
-    closed_by_dispose: list[object] = []
-    event.listen(engine.sync_engine.pool, "close", lambda *args: closed_by_dispose.append(args))
-    await engine.dispose()
-    assert closed_by_dispose == []
-
-    sessions_left = -1
-    async with engine.connect() as observer:
-        for _ in range(200):  # the server process exits within milliseconds
-            sessions_left = await observer.scalar(
-                text("SELECT count(*) FROM pg_stat_activity WHERE pid = :pid"), {"pid": server_pid}
-            )
-            if sessions_left == 0:
-                break
-            await asyncio.sleep(0.005)
-    assert sessions_left == 0
-{%- endif %}

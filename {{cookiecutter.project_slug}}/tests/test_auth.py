@@ -6,8 +6,7 @@ import jwt
 from {{ cookiecutter.package_name }}.models import User
 from {{ cookiecutter.package_name }}.settings import Settings
 
-from .conftest import ModelFactory
-from .factories import DEFAULT_PASSWORD
+from .factories import DEFAULT_PASSWORD, ModelFactory
 
 PROBLEM_JSON = "application/problem+json"
 

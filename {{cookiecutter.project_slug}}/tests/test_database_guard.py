@@ -9,7 +9,7 @@ from sqlalchemy.engine import URL, make_url
 
 from {{ cookiecutter.package_name }}.settings import DATABASE_NAME
 
-from . import database
+from . import database, project
 
 
 def _url_named(name: str) -> URL:
@@ -40,7 +40,7 @@ def _run_suite_with(test_database_url: str) -> subprocess.CompletedProcess[str]:
     command = [sys.executable, "-m", "pytest", "--collect-only", "-q", "--no-cov"]
     return subprocess.run(  # noqa: S603 - fixed argv: this interpreter running pytest
         [*command, "-p", "no:cacheprovider", "-p", "no:xdist"],
-        cwd=database.PROJECT_ROOT,
+        cwd=project.PROJECT_ROOT,
         env=env,
         capture_output=True,
         text=True,

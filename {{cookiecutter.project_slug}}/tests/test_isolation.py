@@ -1,5 +1,7 @@
 """Proofs that the test infrastructure isolates tests and shares one connection with routes."""
 
+import asyncio
+import re
 from pathlib import Path
 
 import httpx
@@ -10,8 +12,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from {{ cookiecutter.package_name }}.models import Base, Item, User
 
-from .conftest import ModelFactory
-from .factories import UserFactory
+from .factories import ModelFactory, UserFactory
+from .sessions import ConcurrentRequestsError
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
@@ -28,6 +30,15 @@ def test_the_project_has_exactly_one_conftest() -> None:
         if ".venv" not in path.parts and "site-packages" not in path.parts
     ]
     assert conftests == [PROJECT_ROOT / "tests" / "conftest.py"]
+
+
+def test_no_test_module_imports_from_the_conftest() -> None:
+    importing = [
+        path.name
+        for path in (PROJECT_ROOT / "tests").glob("*.py")
+        if re.search(r"^from (\.|tests\.)conftest import", path.read_text(), re.MULTILINE)
+    ]
+    assert importing == []
 
 
 async def test_a_row_the_test_flushes_is_visible_to_routes(
@@ -131,3 +142,31 @@ async def test_committing_tests_start_from_empty_tables(
     assert await db_session.scalar(select(func.count()).select_from(User)) == 0
     await user_factory()
     await db_session.commit()
+
+
+async def test_concurrent_requests_on_the_test_connection_fail_at_once_by_name(
+    client: httpx.AsyncClient,
+) -> None:
+    bodies = [{"email": f"racer{n}@example.com", "password": "long enough"} for n in (1, 2)]
+
+    # return_exceptions: let the request that got the connection finish before teardown.
+    results = await asyncio.gather(
+        *(client.post("/auth/register", json=body) for body in bodies), return_exceptions=True
+    )
+
+    refused = [result for result in results if isinstance(result, ConcurrentRequestsError)]
+    assert len(refused) == 1
+    assert "@pytest.mark.committing" in str(refused[0])
+
+
+@pytest.mark.committing
+async def test_a_committing_test_can_race_two_identical_requests(
+    client: httpx.AsyncClient,
+) -> None:
+    body = {"email": "raced@example.com", "password": "long enough"}
+
+    first, second = await asyncio.gather(
+        client.post("/auth/register", json=body), client.post("/auth/register", json=body)
+    )
+
+    assert sorted([first.status_code, second.status_code]) == [201, 409]

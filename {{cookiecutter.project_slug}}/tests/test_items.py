@@ -3,7 +3,8 @@ import pytest
 
 from {{ cookiecutter.package_name }}.models import Item, User
 
-from .conftest import ModelFactory, QueryCounter
+from .factories import ModelFactory
+from .queries import QueryCounter
 
 
 async def test_create_item(auth_client: httpx.AsyncClient, current_user: User) -> None:

@@ -7,8 +7,7 @@ from {{ cookiecutter.package_name }}.models import User
 from {{ cookiecutter.package_name }}.rate_limit import FixedWindowRateLimiter
 from {{ cookiecutter.package_name }}.settings import Settings
 
-from .conftest import ModelFactory
-from .factories import DEFAULT_PASSWORD
+from .factories import DEFAULT_PASSWORD, ModelFactory
 
 
 async def test_login_answers_429_past_the_limit(

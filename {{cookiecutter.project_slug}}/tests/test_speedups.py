@@ -1,0 +1,125 @@
+"""The speed-only tricks in tests/speedups.py do what they say, and nothing more."""
+{% if cookiecutter.database == "postgresql" %}
+import asyncio
+{%- endif %}
+from collections.abc import Callable
+from typing import Any, cast
+
+import pytest
+from fastapi import FastAPI
+{%- if cookiecutter.database == "postgresql" %}
+from sqlalchemy import text
+from sqlalchemy.dialects.postgresql.asyncpg import AsyncAdapt_asyncpg_connection
+{%- endif %}
+from sqlalchemy.engine import URL, Connection
+from sqlalchemy.ext.asyncio import AsyncSession, create_async_engine
+from sqlalchemy.pool import NullPool
+
+from . import speedups
+
+pytestmark = pytest.mark.skipif(not speedups.enabled(), reason="TEST_SPEEDUPS=0 turns them off")
+
+
+async def _dialect_facts_of_a_new_engine(url: URL) -> dict[str, Any]:
+    engine = create_async_engine(url, poolclass=NullPool)
+    try:
+        async with engine.connect():
+            pass  # the first connection runs the dialect's initialize()
+        remembered = speedups.FastTestDialect._remembered
+        names = remembered[url.render_as_string(hide_password=True)]
+        return {name: getattr(engine.dialect, name) for name in names}
+    finally:
+        await engine.dispose()
+
+
+async def test_only_the_first_engine_asks_the_server(
+    worker_database_url: URL, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    asked: list[str] = []
+    ask_the_server = cast(
+        Callable[[speedups.ProjectDialect, Connection], None], speedups.ProjectDialect.initialize
+    )
+
+    def counting_initialize(self: speedups.ProjectDialect, connection: Connection) -> None:
+        asked.append(type(self).__name__)
+        ask_the_server(self, connection)
+
+    monkeypatch.setattr(speedups.ProjectDialect, "initialize", counting_initialize)
+    monkeypatch.setattr(speedups.FastTestDialect, "_remembered", {})
+
+    first = await _dialect_facts_of_a_new_engine(worker_database_url)
+    second = await _dialect_facts_of_a_new_engine(worker_database_url)
+
+    assert asked == ["FastTestDialect"]
+    assert second == first
+    assert "server_version_info" in first
+    assert "default_isolation_level" in first
+
+
+async def test_the_apps_engine_uses_the_test_dialect(
+    app: FastAPI, db_session: AsyncSession
+) -> None:
+    dialect = app.state.database.engine.dialect
+
+    assert isinstance(dialect, speedups.FastTestDialect)
+    assert dialect.server_version_info is not None
+    assert dialect.default_schema_name is not None
+
+
+@pytest.mark.parametrize(
+    ("value", "plain"),
+    [
+        ((15, 4), True),
+        ("READ COMMITTED", True),
+        (None, True),
+        (False, True),
+        (object(), False),
+        ((15, object()), False),
+        ([15, 4], False),
+    ],
+)
+def test_only_plain_values_are_remembered(value: object, plain: bool) -> None:
+    assert speedups._is_plain(value) is plain
+
+
+def test_memoized_properties_are_caches_and_plain_attributes_are_not() -> None:
+    assert speedups._is_lazy_cache(speedups.ProjectDialect, "_type_memos")
+    assert not speedups._is_lazy_cache(speedups.ProjectDialect, "server_version_info")
+    assert not speedups._is_lazy_cache(speedups.ProjectDialect, "default_isolation_level")
+{%- if cookiecutter.database == "postgresql" %}
+
+
+async def test_the_test_database_runs_without_jit(db_session: AsyncSession) -> None:
+    # Set on each worker database when it is cloned (speedups.database_settings).
+    assert await db_session.scalar(text("SHOW jit")) == "off"
+
+
+async def test_closing_a_connection_hangs_up_and_ends_its_server_session(
+    worker_database_url: URL, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    hung_up: list[object] = []
+    terminate = AsyncAdapt_asyncpg_connection.terminate
+
+    def counting_terminate(self: AsyncAdapt_asyncpg_connection) -> None:
+        hung_up.append(self)
+        terminate(self)
+
+    monkeypatch.setattr(AsyncAdapt_asyncpg_connection, "terminate", counting_terminate)
+    engine = create_async_engine(worker_database_url, poolclass=NullPool)
+    async with engine.connect() as connection:
+        server_pid = await connection.scalar(text("SELECT pg_backend_pid()"))
+    # NullPool closes a connection when it is returned: through do_close(), a hang-up.
+    assert len(hung_up) == 1
+
+    sessions_left = -1
+    async with engine.connect() as observer:
+        for _ in range(200):  # the server process exits within milliseconds
+            sessions_left = await observer.scalar(
+                text("SELECT count(*) FROM pg_stat_activity WHERE pid = :pid"), {"pid": server_pid}
+            )
+            if sessions_left == 0:
+                break
+            await asyncio.sleep(0.005)
+    await engine.dispose()
+    assert sessions_left == 0
+{%- endif %}
