@@ -113,6 +113,22 @@ def test_a_subset_run_passes_without_the_coverage_floor(
     assert "Required test coverage" not in run.output
 
 
+def test_installed_pytest_plugins_load_without_configuration(installed_project: Path) -> None:
+    # anyio (installed with httpx) ships a pytest plugin; nothing in pyproject names it.
+    result = subprocess.run(
+        ["uv", "run", "--no-progress", "pytest", "--fixtures", "-q", "-p", "no:cacheprovider"],
+        cwd=installed_project,
+        env=project_env(),
+        capture_output=True,
+        text=True,
+        timeout=SUITE_TIMEOUT_SECONDS,
+        check=False,
+    )
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    assert "anyio_backend" in result.stdout
+    assert "anyio" not in (installed_project / "pyproject.toml").read_text(encoding="utf-8")
+
+
 def test_suite_passes_without_speedups(
     installed_project: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
