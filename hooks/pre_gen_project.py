@@ -82,6 +82,7 @@ RESERVED_MODULE_NAMES = frozenset(
         "starlette",
         "typing_extensions",
         "typing_inspection",
+        "tzdata",  # pydantic at its floor (2.9) requires it
         "uvloop",
         "watchfiles",
         "websockets",

@@ -12,7 +12,10 @@ def normalize_email(email: str) -> str:
 
 
 async def get_user_by_email(session: AsyncSession, email: str) -> User | None:
-    return await session.scalar(select(User).where(User.email == normalize_email(email)))
+    # Not returned directly: in a return statement mypy infers Any from SQLAlchemy 2.0's
+    # overloads of scalar() (no-any-return under --strict); 2.1's stubs do not need this.
+    user = await session.scalar(select(User).where(User.email == normalize_email(email)))
+    return user
 
 
 async def register_user(
