@@ -173,13 +173,18 @@ def template_commit(answers: Mapping[str, object]) -> str | None:
     repo_dir = answers.get("_repo_dir")
     if not repo_dir:
         return None
+    checkout = (invocation_dir() / str(repo_dir)).resolve()
     result = subprocess.run(
-        ["git", "-C", str(invocation_dir() / str(repo_dir)), "rev-parse", "HEAD"],
+        ["git", "-C", str(checkout), "rev-parse", "--show-toplevel", "HEAD"],
         capture_output=True,
         text=True,
         check=False,
     )
-    return result.stdout.strip() if result.returncode == 0 else None
+    if result.returncode != 0:
+        return None
+    toplevel, commit = result.stdout.split()
+    # A template folder inside some other repository is not what cruft can clone.
+    return commit if Path(toplevel).resolve() == checkout else None
 
 
 def cruft_state(answers: Mapping[str, object], commit: str) -> dict[str, object]:

@@ -526,6 +526,18 @@ def test_cruft_commit_passed_by_cruft_wins(post_gen_hook: ModuleType) -> None:
     assert post_gen_hook.template_commit(answers) == "abc123"
 
 
+def test_no_cruft_state_for_a_template_folder_inside_another_repository(
+    post_gen_hook: ModuleType, tmp_path: Path
+) -> None:
+    git_repository_with_one_commit(tmp_path / "monorepo")
+    template = tmp_path / "monorepo" / "templates" / "api"
+    template.mkdir(parents=True)
+    answers = default_answers() | {"_template": str(template), "_repo_dir": str(template)}
+
+    assert post_gen_hook.template_commit(answers) is None
+    assert post_gen_hook.write_cruft_state(tmp_path, answers) is False
+
+
 def test_no_cruft_state_without_a_git_template(post_gen_hook: ModuleType, tmp_path: Path) -> None:
     template = tmp_path / "template"
     template.mkdir()
