@@ -1,4 +1,5 @@
-"""Finish the generated project: drop the files of disabled options, make secrets.
+"""Finish the generated project: drop the files of disabled options, make secrets,
+write the chosen LICENSE and record the template's origin for cruft.
 
 Cookiecutter runs this inside the new project directory. Which files belong to
 which option lives in one declarative manifest (REMOVAL_MANIFEST) instead of
@@ -10,10 +11,13 @@ inside the string literal below.
 
 from __future__ import annotations
 
+import datetime
 import json
+import os
 import re
 import secrets
 import shutil
+import subprocess
 import sys
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -27,6 +31,29 @@ CONTEXT_JSON = r"""{{ cookiecutter | jsonify }}"""
 SECRET_KEY_LINE = re.compile(r"^[ \t]*SECRET_KEY[ \t]*=.*$", re.MULTILINE)
 # Services listed in this file are what `make up` starts for the tests.
 TEST_SERVICES_FILE = "compose.test.yaml"
+
+# The license texts ship inside the generated tree (so they are there whether
+# cookiecutter or cruft renders it); the hook keeps the chosen one as LICENSE.
+LICENSE_TEXTS_DIR = ".licenses"
+LICENSE_FILE = "LICENSE"
+# Answer -> the text file in LICENSE_TEXTS_DIR; "proprietary" gets PROPRIETARY_NOTICE.
+LICENSE_TEXT_FILES: Mapping[str, str] = {
+    "MIT": "MIT.txt",
+    "Apache-2.0": "Apache-2.0.txt",
+    "BSD-3-Clause": "BSD-3-Clause.txt",
+}
+PROPRIETARY_NOTICE = "Copyright (c) <year> <copyright holder>. All rights reserved.\n"
+
+# cruft's state file: where the project came from and the answers it was made with.
+CRUFT_FILE = ".cruft.json"
+# Context keys that describe one machine's run, not the project.
+MACHINE_SPECIFIC_KEYS = frozenset({"_output_dir", "_repo_dir"})
+# cookiecutter's built-in abbreviations: cruft clones with git, which knows none.
+TEMPLATE_ABBREVIATIONS: Mapping[str, str] = {
+    "gh:": "https://github.com/{}.git",
+    "gl:": "https://gitlab.com/{}.git",
+    "bb:": "https://bitbucket.org/{}",
+}
 
 
 @dataclass(frozen=True)
@@ -120,6 +147,88 @@ def write_env_file(project_dir: Path, secret_key: str) -> Path:
     return env_file
 
 
+def current_year() -> int:
+    return datetime.datetime.now(tz=datetime.UTC).year
+
+
+def license_text(template: str, year: int, holder: str) -> str:
+    return template.replace("<year>", str(year)).replace("<copyright holder>", holder)
+
+
+def write_license(project_dir: Path, choice: str, holder: str, year: int) -> None:
+    """Keep the chosen license text as LICENSE and drop the others."""
+    texts_dir = project_dir / LICENSE_TEXTS_DIR
+    if choice == "proprietary":
+        template = PROPRIETARY_NOTICE
+    else:
+        template = (texts_dir / LICENSE_TEXT_FILES[choice]).read_text(encoding="utf-8")
+    (project_dir / LICENSE_FILE).write_text(license_text(template, year, holder), encoding="utf-8")
+    remove_path(texts_dir)
+
+
+def invocation_dir() -> Path:
+    """Where cookiecutter was started: relative template paths are relative to it. The
+    hook itself runs inside the new project; the shell's PWD still names the start."""
+    return Path(os.environ.get("PWD") or Path.cwd())
+
+
+def expand_template_source(template: str) -> str:
+    """A URL or absolute path git can clone: what cruft needs to find the template again."""
+    for prefix, url in TEMPLATE_ABBREVIATIONS.items():
+        if template.startswith(prefix):
+            return url.format(template.removeprefix(prefix))
+    if "://" in template or "@" in template:
+        return template
+    return str((invocation_dir() / Path(template).expanduser()).resolve())
+
+
+def template_commit(answers: Mapping[str, object]) -> str | None:
+    """The template commit this bake came from: cruft passes it in `_commit`;
+    plain cookiecutter only gives the checkout it rendered (`_repo_dir`)."""
+    if answers.get("_commit"):
+        return str(answers["_commit"])
+    repo_dir = answers.get("_repo_dir")
+    if not repo_dir:
+        return None
+    checkout = (invocation_dir() / str(repo_dir)).resolve()
+    result = subprocess.run(
+        ["git", "-C", str(checkout), "rev-parse", "--show-toplevel", "HEAD"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if result.returncode != 0:
+        return None
+    toplevel, commit = result.stdout.split()
+    # A template folder inside some other repository is not what cruft can clone.
+    return commit if Path(toplevel).resolve() == checkout else None
+
+
+def cruft_state(answers: Mapping[str, object], commit: str) -> dict[str, object]:
+    """The content of .cruft.json in the shape `cruft create` writes."""
+    template = expand_template_source(str(answers["_template"]))
+    context = {k: v for k, v in answers.items() if k not in MACHINE_SPECIFIC_KEYS}
+    context |= {"_template": template, "_commit": commit}
+    return {
+        "template": template,
+        "commit": commit,
+        "checkout": answers.get("_checkout"),
+        "context": {"cookiecutter": context},
+        "directory": None,
+    }
+
+
+def write_cruft_state(project_dir: Path, answers: Mapping[str, object]) -> bool:
+    """Write .cruft.json when the template's commit is known; False when it is not
+    (the template was not a git checkout: `cruft link` can connect it later)."""
+    commit = template_commit(answers)
+    if commit is None or not answers.get("_template"):
+        return False
+    text = json.dumps(cruft_state(answers, commit), ensure_ascii=False, indent=2) + "\n"
+    (project_dir / CRUFT_FILE).write_text(text, encoding="utf-8")
+    return True
+
+
 def next_steps(project_slug: str, has_test_services: bool) -> list[str]:
     steps = [f"cd {project_slug}", "uv sync"]
     if has_test_services:
@@ -139,6 +248,9 @@ def main(answers: Mapping[str, str], project_dir: Path) -> int:
     remove_disabled_option_files(project_dir, answers)
     keep_database_variant(project_dir, answers["database"])
     write_env_file(project_dir, new_secret_key())
+    write_license(project_dir, answers["license"], answers["author_name"], current_year())
+    if not write_cruft_state(project_dir, answers):
+        print(f"No {CRUFT_FILE}: the template is not a git checkout (see `cruft link`).")
     has_test_services = (project_dir / TEST_SERVICES_FILE).exists()
     print(format_next_steps(answers["project_slug"], has_test_services))
     return 0

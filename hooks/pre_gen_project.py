@@ -36,6 +36,7 @@ CHOICES: Mapping[str, tuple[str, ...]] = {
     "use_redis": ("y", "n"),
     "ci": ("github", "gitlab", "none"),
     "python_version": ("3.12", "3.13", "3.11"),
+    "license": ("MIT", "Apache-2.0", "BSD-3-Clause", "proprietary"),
 }
 
 # Top-level modules the generated project imports or installs (runtime and dev
@@ -110,8 +111,19 @@ RESERVED_MODULE_NAMES = frozenset(
         "pytest_cov",
         "pytest_randomly",
         "pytest_timeout",
+        "pytest_split",
         "ruff",
         "xdist",
+        # pre-commit and what it brings
+        "cfgv",
+        "distlib",
+        "filelock",
+        "identify",
+        "nodeenv",
+        "platformdirs",
+        "pre_commit",
+        "python_discovery",
+        "virtualenv",
         # the template tooling
         "cookiecutter",
         # the generated project's own layout
@@ -158,6 +170,9 @@ STDLIB_NAMES_MISSING_FROM_NEWER_PYTHONS = frozenset(
 STDLIB_MODULE_NAMES = frozenset(sys.stdlib_module_names) | STDLIB_NAMES_MISSING_FROM_NEWER_PYTHONS
 
 FALLBACK_SLUG = "my-service"
+# GitLab's `parallel` accepts 2..200; beyond 20 jobs the durations file, not the runner
+# count, limits the balance of a few-thousand-test suite.
+MAX_CI_TEST_JOBS = 20
 
 
 def suggest_slug(value: str) -> str:
@@ -251,6 +266,15 @@ def check_author_email(value: str) -> str | None:
     return f"author_email {value!r} is not an email address. Type e.g. author_email=you@example.com"
 
 
+def check_ci_test_jobs(value: str) -> str | None:
+    if value.isdecimal() and 1 <= int(value) <= MAX_CI_TEST_JOBS:
+        return None
+    return (
+        f"ci_test_jobs {value!r} is not a whole number from 1 to {MAX_CI_TEST_JOBS}. "
+        "Type e.g. ci_test_jobs=1 (one CI test job) or ci_test_jobs=4"
+    )
+
+
 def check_choice(option: str, value: str) -> str | None:
     allowed = CHOICES[option]
     if value in allowed:
@@ -281,6 +305,7 @@ def collect_errors(answers: Mapping[str, object]) -> list[str]:
         check_project_slug(answer("project_slug")),
         *(check(package_name) for check in package_checks),
         check_author_email(answer("author_email")),
+        check_ci_test_jobs(answer("ci_test_jobs")),
         *(check_choice(option, answer(option)) for option in CHOICES),
     ]
     return [error for error in results if error is not None]

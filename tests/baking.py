@@ -23,18 +23,20 @@ Bake = Callable[..., Path]
 
 
 class Combination(NamedTuple):
-    """One set of option answers; `project_name` is left to its default when empty."""
+    """One set of option answers; `project_name` and `license` keep their defaults when empty."""
 
     database: str
     use_redis: str
     ci: str
     python_version: str
     project_name: str = ""
+    license: str = ""
 
     @property
     def id(self) -> str:
         redis = "redis" if self.use_redis == "y" else "noredis"
-        return f"{self.database}-{redis}-{self.ci}-py{self.python_version}"
+        license_part = f"-{self.license}" if self.license else ""
+        return f"{self.database}-{redis}-{self.ci}-py{self.python_version}{license_part}"
 
     @property
     def answers(self) -> dict[str, str]:

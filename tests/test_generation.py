@@ -32,6 +32,8 @@ SUBPROCESS_TIMEOUT_SECONDS = 300
 TEMPLATE_SYNTAX = re.compile(r"\{\{|\{%|\{#|cookiecutter", re.IGNORECASE)
 # GitHub Actions expressions are meant to survive rendering (written via raw blocks).
 GITHUB_EXPRESSION = re.compile(r"\$\{\{.*?\}\}")
+# cruft's state file names cookiecutter's context by its key; its values are checked.
+CRUFT_CONTEXT_KEY = re.compile(r'^\s*"cookiecutter": \{$', re.MULTILINE)
 # Caches a linter might leave behind are not part of the generated project.
 IGNORED_DIRS = {"__pycache__", ".mypy_cache", ".ruff_cache", ".pytest_cache", ".venv"}
 ALLOWED_EMPTY_FILES = {"__init__.py", "py.typed", ".gitkeep"}
@@ -46,6 +48,11 @@ COMMON_FILES = (
     ".gitignore",
     ".env.example",
     ".env",
+    ".editorconfig",
+    ".pre-commit-config.yaml",
+    ".cruft.json",
+    ".test_durations",
+    "LICENSE",
     "alembic.ini",
     "migrations/env.py",
     "migrations/script.py.mako",
@@ -89,14 +96,21 @@ CI_FILES = GITHUB_FILES + GITLAB_FILES
 
 def all_combinations() -> list[Combination]:
     """Every database x use_redis x ci, from cookiecutter.json so new choices are
-    covered automatically; python_version is cycled so that each version meets
-    every CI choice."""
+    covered automatically; python_version and license are cycled so that each version
+    meets every CI choice and each license is baked at least twice."""
     choices = json.loads((TEMPLATE_DIR / "cookiecutter.json").read_text(encoding="utf-8"))
     versions = choices["python_version"]
+    licenses = choices["license"]
     product = itertools.product(choices["database"], choices["use_redis"], choices["ci"])
     per_group = len(choices["ci"])
     return [
-        Combination(database, use_redis, ci, versions[(index + index // per_group) % len(versions)])
+        Combination(
+            database,
+            use_redis,
+            ci,
+            versions[(index + index // per_group) % len(versions)],
+            license=licenses[index % len(licenses)],
+        )
         for index, (database, use_redis, ci) in enumerate(product)
     ]
 
@@ -226,6 +240,8 @@ def test_no_template_syntax_left(project: Path) -> None:
         relative = path.relative_to(project)
         if relative.parts[0] == ".github":
             text = GITHUB_EXPRESSION.sub("", text)
+        if relative == Path(".cruft.json"):
+            text = CRUFT_CONTEXT_KEY.sub("", text, count=1)
         for number, line in enumerate(text.splitlines(), start=1):
             if TEMPLATE_SYNTAX.search(line):
                 leftovers.append(f"{relative}:{number}: {line.strip()}")
@@ -423,3 +439,163 @@ def test_every_dependency_module_is_a_reserved_package_name(
     choosable = {name for name in modules if re.fullmatch(r"[a-z][a-z0-9_]*", name)}
     unreserved = sorted(name for name in choosable if not pre_gen_hook.is_taken_module_name(name))
     assert not unreserved, f"add to RESERVED_MODULE_NAMES in the pre-gen hook: {unreserved}"
+
+
+# --- habits: license, lock file, pre-commit, cruft state ---------------------------
+
+SPDX_FOR_LICENSE = {
+    "MIT": "MIT",
+    "Apache-2.0": "Apache-2.0",
+    "BSD-3-Clause": "BSD-3-Clause",
+    "proprietary": "LicenseRef-Proprietary",
+}
+LICENSE_FIRST_WORDS = {
+    "MIT": "MIT License",
+    "Apache-2.0": "Apache License",
+    "BSD-3-Clause": "BSD 3-Clause License",
+    "proprietary": "Copyright (c)",
+}
+
+
+def test_license_file_and_pyproject_agree(project: Path, combination: Combination) -> None:
+    chosen = combination.license or default_answers()["license"]
+    license_text = (project / "LICENSE").read_text(encoding="utf-8")
+    project_table = generated_pyproject(project)["project"]
+
+    assert project_table["license"] == SPDX_FOR_LICENSE[chosen]
+    assert project_table["license-files"] == ["LICENSE"]
+    assert license_text.strip().startswith(LICENSE_FIRST_WORDS[chosen])
+    assert "<year>" not in license_text
+    assert "<copyright holder>" not in license_text
+    if chosen != "Apache-2.0":  # its copyright line sits in the appendix's example
+        assert default_answers()["author_name"] in license_text
+    # The other texts were data for the hook, not part of the project.
+    assert not (project / ".licenses").exists()
+
+
+def test_gitignore_keeps_the_lock_file(project: Path, tmp_path: Path) -> None:
+    shutil.copy(project / ".gitignore", tmp_path / ".gitignore")
+    run(["git", "init", "--quiet"], cwd=tmp_path)
+
+    def ignored(path: str) -> bool:
+        command = ["git", "check-ignore", "--quiet", "--no-index", path]
+        return subprocess.run(command, cwd=tmp_path, check=False).returncode == 0
+
+    assert not ignored("uv.lock")
+    assert not ignored(".test_durations")
+    assert ignored(".env")  # the same check does see what the file ignores
+
+
+def test_readme_says_to_commit_the_lock_file(project: Path) -> None:
+    readme = (project / "README.md").read_text(encoding="utf-8")
+    assert "git add uv.lock" in readme
+
+
+def test_pre_commit_runs_the_project_tools_locally(project: Path) -> None:
+    config = yaml.safe_load((project / ".pre-commit-config.yaml").read_text(encoding="utf-8"))
+    hooks = {hook["id"]: hook for repo in config["repos"] for hook in repo["hooks"]}
+
+    # Local hooks only: nothing to clone or download, the versions uv.lock pins.
+    assert [repo["repo"] for repo in config["repos"]] == ["local"]
+    assert set(hooks) == {"ruff-check", "ruff-format", "mypy"}
+    for hook in hooks.values():
+        assert hook["language"] == "system"
+        assert hook["entry"].startswith("uv run ")
+    assert hooks["ruff-check"]["entry"].startswith("uv run ruff check")
+    assert hooks["ruff-format"]["entry"].startswith("uv run ruff format")
+    assert hooks["mypy"]["pass_filenames"] is False
+    dev = [
+        Requirement(item).name for item in generated_pyproject(project)["dependency-groups"]["dev"]
+    ]
+    assert "pre-commit" in dev
+
+
+def test_cruft_state_records_the_template_and_answers(
+    project: Path, combination: Combination
+) -> None:
+    state = json.loads((project / ".cruft.json").read_text(encoding="utf-8"))
+    head = subprocess.run(
+        ["git", "-C", str(TEMPLATE_DIR), "rev-parse", "HEAD"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
+
+    assert state["template"] == str(TEMPLATE_DIR)
+    assert state["commit"] == head
+    assert state["directory"] is None
+    answers = state["context"]["cookiecutter"]
+    assert {key: answers[key] for key in combination.answers} == combination.answers
+    assert answers["_template"] == state["template"]
+    assert answers["_commit"] == head
+    # Paths of the machine that baked it would only confuse the next one.
+    assert "_output_dir" not in answers
+    assert "_repo_dir" not in answers
+    # cruft update must not replay the secret or fight over its own state file.
+    assert set(generated_pyproject(project)["tool"]["cruft"]["skip"]) == {".env", ".cruft.json"}
+
+
+# --- CI: the committed lock, the split suite ---------------------------------------
+
+LOCKED_INSTALL = "if [ -f uv.lock ]; then uv sync --locked; else uv sync; fi"
+
+
+def ci_config(project: Path) -> tuple[str, dict[str, Any]] | None:
+    for path in CI_FILES:
+        if (project / path).exists():
+            text = (project / path).read_text(encoding="utf-8")
+            return path, yaml.safe_load(text)
+    return None
+
+
+def test_ci_installs_the_committed_lock(project: Path) -> None:
+    found = ci_config(project)
+    if found is None:
+        assert not any((project / path).exists() for path in CI_FILES)
+        return
+    path, config = found
+    if path == GITLAB_FILES[0]:
+        install_steps = [config["default"]["before_script"]]
+    else:
+        install_steps = [
+            [step.get("run", "") for step in job["steps"]] for job in config["jobs"].values()
+        ]
+    for steps in install_steps:
+        assert LOCKED_INSTALL in steps
+        assert "uv sync" not in steps  # no unconditional install beside it
+
+
+def split_test_command(config: dict[str, Any], path: str) -> str:
+    if path == GITLAB_FILES[0]:
+        return " ".join(config["test"]["script"])
+    return " ".join(step.get("run", "") for step in config["jobs"]["test"]["steps"])
+
+
+@pytest.mark.parametrize("ci", ["github", "gitlab"])
+@pytest.mark.parametrize("jobs", ["1", "3"])
+def test_ci_splits_the_suite_into_jobs(bake_once: Bake, ci: str, jobs: str) -> None:
+    project = bake_once(ci=ci, ci_test_jobs=jobs)
+    found = ci_config(project)
+    assert found is not None
+    path, config = found
+    command = split_test_command(config, path)
+
+    assert "-n auto" in command
+    assert "--splitting-algorithm least_duration" in command
+    if ci == "github":
+        test_job = config["jobs"]["test"]
+        assert test_job["strategy"]["matrix"]["group"] == list(range(1, int(jobs) + 1))
+        assert "--splits ${{ strategy.job-total }} --group ${{ matrix.group }}" in command
+        # Every job starts its own services.
+        assert "services" in test_job
+    else:
+        assert config["test"].get("parallel") == (int(jobs) if jobs != "1" else None)
+        assert '--splits "${CI_NODE_TOTAL:-1}" --group "${CI_NODE_INDEX:-1}"' in command
+        assert "services" in config["test"]
+    durations = json.loads((project / ".test_durations").read_text(encoding="utf-8"))
+    assert durations
+    assert all(node.startswith("tests/test_") and "::" in node for node in durations)
+    dev = [
+        Requirement(item).name for item in generated_pyproject(project)["dependency-groups"]["dev"]
+    ]
+    assert "pytest-split" in dev

@@ -5,6 +5,7 @@ from __future__ import annotations
 import ast
 import json
 import re
+import shutil
 import stat
 import subprocess
 import sys
@@ -12,7 +13,14 @@ from pathlib import Path
 from types import ModuleType
 
 import pytest
-from baking import HOOKS_DIR, TEMPLATE_DIR, Bake, default_answers, render_hook
+from baking import (
+    HOOKS_DIR,
+    PROJECT_TEMPLATE_DIR,
+    TEMPLATE_DIR,
+    Bake,
+    default_answers,
+    render_hook,
+)
 from cookiecutter.exceptions import FailedHookException
 
 TEMPLATE_SYNTAX = re.compile(r"\{\{|\{%|\{#")
@@ -45,6 +53,10 @@ INVALID_ANSWERS = {
         "package_name",
     ),
     "bad-email": ({"author_email": "not-an-email"}, "author_email"),
+    "ci-test-jobs-zero": ({"ci_test_jobs": "0"}, "ci_test_jobs"),
+    "ci-test-jobs-too-many": ({"ci_test_jobs": "21"}, "ci_test_jobs"),
+    "ci-test-jobs-word": ({"ci_test_jobs": "two"}, "ci_test_jobs"),
+    "ci-test-jobs-negative": ({"ci_test_jobs": "-1"}, "ci_test_jobs"),
 }
 
 # cookiecutter rejects these itself when they come as extra_context; a replay
@@ -54,6 +66,7 @@ INVALID_OPTION_VALUES = {
     "use-redis-yes": ({"use_redis": "yes"}, "use_redis"),
     "ci-travis": ({"ci": "travis"}, "ci"),
     "python-3.10": ({"python_version": "3.10"}, "python_version"),
+    "license-gpl": ({"license": "GPL-3.0"}, "license"),
 }
 
 
@@ -390,6 +403,7 @@ def test_next_steps(post_gen_hook: ModuleType, has_test_services: bool) -> None:
 def test_post_gen_main(
     post_gen_hook: ModuleType, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
+    shutil.copytree(PROJECT_TEMPLATE_DIR / ".licenses", tmp_path / ".licenses")
     (tmp_path / ".env.example").write_text("SECRET_KEY=change-me\n")
     (tmp_path / "compose.test.yaml").write_text("services: {}\n")
     (tmp_path / ".gitlab-ci.yml").write_text("test: {}\n")
@@ -399,6 +413,135 @@ def test_post_gen_main(
 
     assert not (tmp_path / ".gitlab-ci.yml").exists()
     assert (tmp_path / ".env").read_text() != "SECRET_KEY=change-me\n"
+    assert (tmp_path / "LICENSE").read_text().startswith("MIT License")
+    assert not (tmp_path / ".licenses").exists()
     output = capsys.readouterr().out
     assert "cd my-service" in output
     assert "make up" in output
+
+
+# --- post_gen_project: LICENSE ----------------------------------------------------
+
+LICENSE_HEADINGS = {
+    "MIT": "MIT License",
+    "Apache-2.0": "Apache License",
+    "BSD-3-Clause": "BSD 3-Clause License",
+    "proprietary": "Copyright (c) 2031 Ada Lovelace. All rights reserved.",
+}
+
+
+def test_every_license_choice_has_a_text(post_gen_hook: ModuleType) -> None:
+    choices = json.loads((TEMPLATE_DIR / "cookiecutter.json").read_text())["license"]
+    texts = sorted(path.name for path in (PROJECT_TEMPLATE_DIR / ".licenses").iterdir())
+
+    assert set(choices) == {*post_gen_hook.LICENSE_TEXT_FILES, "proprietary"}
+    assert texts == sorted(post_gen_hook.LICENSE_TEXT_FILES.values())
+
+
+@pytest.mark.parametrize("choice", list(LICENSE_HEADINGS))
+def test_write_license(post_gen_hook: ModuleType, tmp_path: Path, choice: str) -> None:
+    shutil.copytree(PROJECT_TEMPLATE_DIR / ".licenses", tmp_path / ".licenses")
+
+    post_gen_hook.write_license(tmp_path, choice, "Ada Lovelace", 2031)
+
+    text = (tmp_path / "LICENSE").read_text(encoding="utf-8")
+    assert text.strip().startswith(LICENSE_HEADINGS[choice])
+    assert "2031" in text
+    assert "Ada Lovelace" in text
+    assert "<year>" not in text
+    assert "<copyright holder>" not in text
+    assert not (tmp_path / ".licenses").exists()
+
+
+def test_apache_license_is_the_full_text() -> None:
+    text = (PROJECT_TEMPLATE_DIR / ".licenses" / "Apache-2.0.txt").read_text(encoding="utf-8")
+    sections = re.findall(r"^   (\d)\. ", text, re.MULTILINE)
+
+    assert sections == [str(number) for number in range(1, 10)]
+    assert "END OF TERMS AND CONDITIONS" in text
+
+
+# --- post_gen_project: .cruft.json --------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("source", "expected"),
+    [
+        ("gh:acme/template", "https://github.com/acme/template.git"),
+        ("gl:acme/template", "https://gitlab.com/acme/template.git"),
+        ("https://example.com/acme/template.git", "https://example.com/acme/template.git"),
+        ("git@example.com:acme/template.git", "git@example.com:acme/template.git"),
+    ],
+)
+def test_expand_template_source(post_gen_hook: ModuleType, source: str, expected: str) -> None:
+    assert post_gen_hook.expand_template_source(source) == expected
+
+
+def test_relative_template_path_is_made_absolute_from_where_cookiecutter_ran(
+    post_gen_hook: ModuleType, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("PWD", str(tmp_path))
+    assert post_gen_hook.expand_template_source("templates/api") == str(tmp_path / "templates/api")
+
+
+def git_repository_with_one_commit(path: Path) -> str:
+    identity = ["-c", "user.name=t", "-c", "user.email=t@example.com"]
+    subprocess.run(["git", "init", "--quiet", str(path)], check=True)
+    (path / "cookiecutter.json").write_text("{}")
+    subprocess.run(["git", "-C", str(path), "add", "."], check=True)
+    subprocess.run(["git", "-C", str(path), *identity, "commit", "-qm", "one"], check=True)
+    head = subprocess.run(
+        ["git", "-C", str(path), "rev-parse", "HEAD"], capture_output=True, text=True, check=True
+    )
+    return head.stdout.strip()
+
+
+def test_write_cruft_state_from_a_git_template(post_gen_hook: ModuleType, tmp_path: Path) -> None:
+    template = tmp_path / "template"
+    head = git_repository_with_one_commit(template)
+    project = tmp_path / "project"
+    project.mkdir()
+    answers = default_answers() | {
+        "_template": str(template),
+        "_repo_dir": str(template),
+        "_output_dir": str(tmp_path),
+        "_checkout": None,
+    }
+
+    assert post_gen_hook.write_cruft_state(project, answers) is True
+
+    state = json.loads((project / ".cruft.json").read_text(encoding="utf-8"))
+    assert state["template"] == str(template)
+    assert state["commit"] == head
+    assert state["checkout"] is None
+    context = state["context"]["cookiecutter"]
+    assert context["_commit"] == head
+    assert context["package_name"] == answers["package_name"]
+    assert "_repo_dir" not in context
+    assert "_output_dir" not in context
+
+
+def test_cruft_commit_passed_by_cruft_wins(post_gen_hook: ModuleType) -> None:
+    answers = {"_commit": "abc123", "_repo_dir": "/nonexistent"}
+    assert post_gen_hook.template_commit(answers) == "abc123"
+
+
+def test_no_cruft_state_for_a_template_folder_inside_another_repository(
+    post_gen_hook: ModuleType, tmp_path: Path
+) -> None:
+    git_repository_with_one_commit(tmp_path / "monorepo")
+    template = tmp_path / "monorepo" / "templates" / "api"
+    template.mkdir(parents=True)
+    answers = default_answers() | {"_template": str(template), "_repo_dir": str(template)}
+
+    assert post_gen_hook.template_commit(answers) is None
+    assert post_gen_hook.write_cruft_state(tmp_path, answers) is False
+
+
+def test_no_cruft_state_without_a_git_template(post_gen_hook: ModuleType, tmp_path: Path) -> None:
+    template = tmp_path / "template"
+    template.mkdir()
+    answers = default_answers() | {"_template": str(template), "_repo_dir": str(template)}
+
+    assert post_gen_hook.write_cruft_state(tmp_path, answers) is False
+    assert not (tmp_path / ".cruft.json").exists()
