@@ -537,7 +537,11 @@ def test_cruft_state_records_the_template_and_answers(
 
 # --- CI: the committed lock, the split suite ---------------------------------------
 
-LOCKED_INSTALL = "if [ -f uv.lock ]; then uv sync --locked; else uv sync; fi"
+# The committed lock, exactly; a lowest-direct job (UV_RESOLUTION) resolves anew instead.
+LOCKED_INSTALL = (
+    'if [ -f uv.lock ] && [ "${UV_RESOLUTION:-highest}" = highest ]; '
+    "then uv sync --locked; else uv sync; fi"
+)
 
 
 def ci_config(project: Path) -> tuple[str, dict[str, Any]] | None:
@@ -585,7 +589,8 @@ def test_ci_splits_the_suite_into_jobs(bake_once: Bake, ci: str, jobs: str) -> N
     if ci == "github":
         test_job = config["jobs"]["test"]
         assert test_job["strategy"]["matrix"]["group"] == list(range(1, int(jobs) + 1))
-        assert "--splits ${{ strategy.job-total }} --group ${{ matrix.group }}" in command
+        # --splits is the number of groups: job-total also counts the resolution matrix.
+        assert f"--splits {jobs} --group ${{{{ matrix.group }}}}" in command
         # Every job starts its own services.
         assert "services" in test_job
     else:

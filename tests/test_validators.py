@@ -340,5 +340,5 @@ def test_exact_release_rule(image: str, exact: bool) -> None:
 
 def test_printing_the_environment_is_found(default_copy: Path) -> None:
     assert not PRINTS_ENVIRONMENT.search(ci_scripts(default_copy))
-    replace_in(default_copy / ".github/workflows/ci.yml", "- run: uv sync", "- run: printenv")
+    replace_in(default_copy / ".github/workflows/ci.yml", "- run: uv run mypy", "- run: printenv")
     assert PRINTS_ENVIRONMENT.search(ci_scripts(default_copy))
