@@ -1,14 +1,40 @@
 """Request and response bodies (pydantic); kept apart from the ORM models on purpose."""
 
 from datetime import datetime
+from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, EmailStr, Field
+from pydantic import BaseModel, ConfigDict, EmailStr, Field, field_validator
+from pydantic.json_schema import SkipJsonSchema
+
+from .limits import (
+    EMAIL_MAX_LENGTH,
+    FULL_NAME_MAX_LENGTH,
+    INT32_MAX,
+    ITEM_DESCRIPTION_MAX_LENGTH,
+    ITEM_TITLE_MAX_LENGTH,
+    NO_NUL_PATTERN,
+)
+
+# Stored strings: no longer than their column and free of NUL. pydantic itself refuses lone
+# surrogates (which cannot be encoded as UTF-8), so every stored string is storable.
+Email = Annotated[EmailStr, Field(max_length=EMAIL_MAX_LENGTH)]
+FullName = Annotated[str, Field(max_length=FULL_NAME_MAX_LENGTH, pattern=NO_NUL_PATTERN)]
+ItemTitle = Annotated[
+    str, Field(min_length=1, max_length=ITEM_TITLE_MAX_LENGTH, pattern=NO_NUL_PATTERN)
+]
+ItemDescription = Annotated[
+    str, Field(max_length=ITEM_DESCRIPTION_MAX_LENGTH, pattern=NO_NUL_PATTERN)
+]
+# Hashed, never stored as given; bounded so that hashing cost stays bounded too.
+Password = Annotated[str, Field(min_length=8, max_length=128)]
+# Row ids as the API accepts them: what the Integer column can hold, so no 500 for 2**31.
+RowId = Annotated[int, Field(ge=1, le=INT32_MAX)]
 
 
 class UserCreate(BaseModel):
-    email: EmailStr
-    password: str = Field(min_length=8, max_length=128)
-    full_name: str | None = Field(default=None, max_length=200)
+    email: Email
+    password: Password
+    full_name: FullName | None = None
 
 
 class UserRead(BaseModel):
@@ -22,7 +48,7 @@ class UserRead(BaseModel):
 
 
 class LoginRequest(BaseModel):
-    email: EmailStr
+    email: Email
     password: str = Field(min_length=1, max_length=128)
 
 
@@ -32,13 +58,23 @@ class Token(BaseModel):
 
 
 class ItemCreate(BaseModel):
-    title: str = Field(min_length=1, max_length=200)
-    description: str | None = None
+    title: ItemTitle
+    description: ItemDescription | None = None
 
 
 class ItemUpdate(BaseModel):
-    title: str | None = Field(default=None, min_length=1, max_length=200)
-    description: str | None = None
+    # Optional but not nullable: leaving it out keeps the title, null is an error (the column
+    # is NOT NULL). SkipJsonSchema keeps null out of the published schema as well.
+    title: ItemTitle | SkipJsonSchema[None] = None
+    description: ItemDescription | None = None
+
+    @field_validator("title")
+    @classmethod
+    def _title_is_not_null(cls, title: str | None) -> str:
+        # Validators do not run for defaults: only an explicit null reaches this.
+        if title is None:
+            raise ValueError("title cannot be null")
+        return title
 
 
 class ItemRead(BaseModel):
