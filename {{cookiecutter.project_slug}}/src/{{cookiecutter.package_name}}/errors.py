@@ -10,6 +10,7 @@ from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import BaseRoute, Match
 
 PROBLEM_JSON = "application/problem+json"
 
@@ -98,7 +99,21 @@ async def _app_error(request: Request, exc: AppError) -> JSONResponse:
 async def _http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
     title = reason(exc.status_code)
     detail = exc.detail if exc.detail != title else None
-    return problem(request, exc.status_code, title, detail, exc.headers)
+    headers = exc.headers
+    if exc.status_code == 405:
+        headers = {**(headers or {}), "Allow": _allowed_methods(request)}
+    return problem(request, exc.status_code, title, detail, headers)
+
+
+def _allowed_methods(request: Request) -> str:
+    """Every method the path has. Starlette's 405 names only those of the first route that
+    matched the path, although GET, PATCH and DELETE /items/{id} are three routes."""
+    methods: set[str] = set()
+    for route in request.app.router.routes:
+        match, _ = route.matches(request.scope)
+        if match is Match.PARTIAL and isinstance(route, BaseRoute):
+            methods |= getattr(route, "methods", None) or set()
+    return ", ".join(sorted(methods))
 
 
 async def _validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:

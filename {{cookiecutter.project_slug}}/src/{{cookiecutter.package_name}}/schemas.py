@@ -3,21 +3,36 @@
 from datetime import datetime
 from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, EmailStr, Field, field_validator
+from email_validator import EmailNotValidError, validate_email
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator
 from pydantic.json_schema import SkipJsonSchema
 
 from .limits import (
     EMAIL_MAX_LENGTH,
     FULL_NAME_MAX_LENGTH,
-    INT32_MAX,
     ITEM_DESCRIPTION_MAX_LENGTH,
     ITEM_TITLE_MAX_LENGTH,
     NO_NUL_PATTERN,
 )
 
+
+def _normalized_email(value: str) -> str:
+    # What pydantic's EmailStr does, except that addresses under the reserved `.test` domain
+    # (RFC 6761) are accepted like any other well-formed address: the published schema says
+    # `format: email`, and such an address is one. Deliverability is not checked here.
+    try:
+        return validate_email(value, check_deliverability=False, test_environment=True).normalized
+    except EmailNotValidError as exc:
+        raise ValueError(f"value is not a valid email address: {exc}") from exc
+
+
 # Stored strings: no longer than their column and free of NUL. pydantic itself refuses lone
 # surrogates (which cannot be encoded as UTF-8), so every stored string is storable.
-Email = Annotated[EmailStr, Field(max_length=EMAIL_MAX_LENGTH)]
+Email = Annotated[
+    str,
+    Field(max_length=EMAIL_MAX_LENGTH, json_schema_extra={"format": "email"}),
+    AfterValidator(_normalized_email),
+]
 FullName = Annotated[str, Field(max_length=FULL_NAME_MAX_LENGTH, pattern=NO_NUL_PATTERN)]
 ItemTitle = Annotated[
     str, Field(min_length=1, max_length=ITEM_TITLE_MAX_LENGTH, pattern=NO_NUL_PATTERN)
@@ -27,8 +42,6 @@ ItemDescription = Annotated[
 ]
 # Hashed, never stored as given; bounded so that hashing cost stays bounded too.
 Password = Annotated[str, Field(min_length=8, max_length=128)]
-# Row ids as the API accepts them: what the Integer column can hold, so no 500 for 2**31.
-RowId = Annotated[int, Field(ge=1, le=INT32_MAX)]
 
 
 class UserCreate(BaseModel):
@@ -41,7 +54,7 @@ class UserRead(BaseModel):
     model_config = ConfigDict(from_attributes=True)
 
     id: int
-    email: EmailStr
+    email: Email
     full_name: str | None
     is_active: bool
     created_at: datetime

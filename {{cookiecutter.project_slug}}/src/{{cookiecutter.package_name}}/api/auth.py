@@ -10,7 +10,7 @@ from ..services import users
 from .deps import HasherDep{% if cookiecutter.use_redis == "y" %}, RedisDep{% endif %}, SettingsDep
 from .responses import problems
 
-router = APIRouter(prefix="/auth", tags=["auth"], responses=problems(422))
+router = APIRouter(prefix="/auth", tags=["auth"], responses=problems(400, 422))
 
 
 @router.post("/register", status_code=status.HTTP_201_CREATED, responses=problems(409))

@@ -26,7 +26,7 @@ async def list_items(
     return [ItemRead.model_validate(item) for item in found]
 
 
-@router.post("", status_code=status.HTTP_201_CREATED, responses=problems(409))
+@router.post("", status_code=status.HTTP_201_CREATED, responses=problems(400, 409))
 async def create_item(body: ItemCreate, session: SessionDep, user: CurrentUser) -> ItemRead:
     item = await items.create_item(session, user, title=body.title, description=body.description)
     return ItemRead.model_validate(item)
@@ -37,7 +37,7 @@ async def read_item(item_id: ItemId, session: SessionDep, user: CurrentUser) -> 
     return ItemRead.model_validate(await items.get_item(session, user, item_id))
 
 
-@router.patch("/{item_id}", responses=problems(404, 409))
+@router.patch("/{item_id}", responses=problems(400, 404, 409))
 async def update_item(
     item_id: ItemId, body: ItemUpdate, session: SessionDep, user: CurrentUser
 ) -> ItemRead:

@@ -31,6 +31,7 @@ _PROBLEM_SCHEMA: dict[str, Any] = {
 }
 
 _DESCRIPTIONS = {
+    400: "The body could not be read as JSON (for instance, it is not UTF-8).",
     401: "No valid credentials: a missing, invalid or expired token, or a wrong password.",
     404: "The resource does not exist, or is not yours.",
     409: "The request conflicts with existing data.",
