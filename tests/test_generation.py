@@ -56,6 +56,8 @@ COMMON_FILES = (
     "src/{package}/db.py",
     "src/{package}/security.py",
     "src/{package}/errors.py",
+    "src/{package}/limits.py",
+    "src/{package}/middleware.py",
     "src/{package}/py.typed",
     "src/{package}/models/__init__.py",
     "src/{package}/models/base.py",
@@ -67,12 +69,14 @@ COMMON_FILES = (
     "src/{package}/api/auth.py",
     "src/{package}/api/users.py",
     "src/{package}/api/items.py",
+    "src/{package}/api/responses.py",
     "src/{package}/services/__init__.py",
     "src/{package}/services/users.py",
     "src/{package}/services/items.py",
     "tests/conftest.py",
     "tests/factories.py",
     "tests/database.py",
+    "tests/test_contract.py",
 )
 REDIS_FILES = ("src/{package}/rate_limit.py", "tests/test_rate_limit.py")
 GITHUB_FILES = (".github/workflows/ci.yml",)

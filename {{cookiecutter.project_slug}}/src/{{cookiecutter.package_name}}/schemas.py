@@ -1,6 +1,6 @@
 """Request and response bodies (pydantic); kept apart from the ORM models on purpose."""
 
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Annotated
 
 from email_validator import EmailNotValidError, validate_email
@@ -44,6 +44,15 @@ ItemDescription = Annotated[
 Password = Annotated[str, Field(min_length=8, max_length=128)]
 
 
+def _in_utc(moment: datetime) -> datetime:
+    # SQLite hands back its CURRENT_TIMESTAMP (UTC) without an offset; a date-time in the
+    # API always has one (RFC 3339), so the answer means the same on every database.
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+
+
+UtcDatetime = Annotated[datetime, AfterValidator(_in_utc)]
+
+
 class UserCreate(BaseModel):
     email: Email
     password: Password
@@ -57,7 +66,7 @@ class UserRead(BaseModel):
     email: Email
     full_name: str | None
     is_active: bool
-    created_at: datetime
+    created_at: UtcDatetime
 
 
 class LoginRequest(BaseModel):
@@ -97,7 +106,7 @@ class ItemRead(BaseModel):
     title: str
     description: str | None
     owner_id: int
-    created_at: datetime
+    created_at: UtcDatetime
 
 
 class HealthRead(BaseModel):
