@@ -1,3 +1,5 @@
+import socket
+
 import httpx
 import pytest
 from asgi_lifespan import LifespanManager
@@ -137,3 +139,24 @@ async def test_login_answers_503_when_redis_is_down(test_settings: Settings) -> 
     assert response.status_code == 503
     assert response.headers["content-type"] == "application/problem+json"
     assert response.json()["title"] == "Service unavailable"
+
+
+async def test_login_answers_503_when_redis_does_not_answer(test_settings: Settings) -> None:
+    # A port that accepts connections and never replies: a hung server, not a refused one.
+    with socket.socket() as silent:
+        silent.bind(("127.0.0.1", 0))
+        silent.listen()
+        host, port = silent.getsockname()
+        settings = test_settings.model_copy(
+            update={"redis_url": f"redis://{host}:{port}/0", "redis_timeout_seconds": 0.2}
+        )
+        app = create_app(settings)
+        async with LifespanManager(app) as manager:
+            transport = httpx.ASGITransport(app=manager.app)
+            async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+                response = await client.post(
+                    "/auth/login", json={"email": "someone@example.com", "password": "whatever"}
+                )
+
+    assert response.status_code == 503
+    assert response.headers["content-type"] == "application/problem+json"

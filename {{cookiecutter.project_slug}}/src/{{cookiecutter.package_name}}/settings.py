@@ -32,6 +32,8 @@ class Settings(DatabaseSettings):
     redis_url: str = "redis://127.0.0.1:6379/0"
     # Every key the app writes starts with this, so several apps (or tests) can share a server.
     redis_key_prefix: str = "{{ cookiecutter.package_name }}:"
+    # Seconds to wait for Redis to connect or answer before the request fails.
+    redis_timeout_seconds: float = Field(default=2.0, gt=0)
 {%- endif %}
     # No default on purpose: a constant secret in code ends up in production.
     secret_key: SecretStr = Field(min_length=32)
