@@ -10,7 +10,7 @@ from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
-from starlette.routing import BaseRoute, Match
+from starlette.routing import Match
 
 PROBLEM_JSON = "application/problem+json"
 
@@ -111,7 +111,7 @@ def _allowed_methods(request: Request) -> str:
     methods: set[str] = set()
     for route in request.app.router.routes:
         match, _ = route.matches(request.scope)
-        if match is Match.PARTIAL and isinstance(route, BaseRoute):
+        if match is Match.PARTIAL:
             methods |= getattr(route, "methods", None) or set()
     return ", ".join(sorted(methods))
 
