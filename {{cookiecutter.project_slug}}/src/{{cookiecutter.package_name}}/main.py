@@ -84,11 +84,7 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
     app.state.database = create_database(settings)
 {%- if cookiecutter.use_redis == "y" %}
     app.state.redis = Redis.from_url(
-        settings.redis_url,
-        driver_info=DriverInfo(lib_version=_REDIS_LIB_VERSION),
-        # A server that does not answer fails the request (login: 503) instead of hanging it.
-        socket_connect_timeout=settings.redis_timeout_seconds,
-        socket_timeout=settings.redis_timeout_seconds,
+        settings.redis_url, driver_info=DriverInfo(lib_version=_REDIS_LIB_VERSION)
     )
 {%- endif %}
     try:

@@ -32,7 +32,7 @@ class Settings(DatabaseSettings):
     redis_url: str = "redis://127.0.0.1:6379/0"
     # Every key the app writes starts with this, so several apps (or tests) can share a server.
     redis_key_prefix: str = "{{ cookiecutter.package_name }}:"
-    # Seconds to wait for Redis to connect or answer before the request fails.
+    # Seconds the login rate limiter waits for Redis before the attempt fails (503).
     redis_timeout_seconds: float = Field(default=2.0, gt=0)
 {%- endif %}
     # No default on purpose: a constant secret in code ends up in production.

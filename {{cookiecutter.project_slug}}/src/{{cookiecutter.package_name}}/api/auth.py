@@ -42,12 +42,14 @@ async def login(
         key_prefix=settings.redis_key_prefix,
         limit=settings.login_rate_limit_per_address,
         window_seconds=settings.login_rate_window_seconds,
+        timeout_seconds=settings.redis_timeout_seconds,
     ).hit(f"login:address:{client_address}")
     await FixedWindowRateLimiter(
         redis,
         key_prefix=settings.redis_key_prefix,
         limit=settings.login_rate_limit_per_account,
         window_seconds=settings.login_rate_window_seconds,
+        timeout_seconds=settings.redis_timeout_seconds,
     ).hit(f"login:account:{users.normalize_email(body.email)}")
 {%- endif %}
     user = await users.authenticate(session, hasher, email=body.email, password=body.password)
