@@ -124,6 +124,22 @@ RESERVED_MODULE_NAMES = frozenset(
         "pre_commit",
         "python_discovery",
         "virtualenv",
+        # schemathesis (the contract test) and what it brings
+        "charset_normalizer",
+        "graphql",
+        "harfile",
+        "hypothesis",
+        "hypothesis_graphql",
+        "jsonschema_rs",
+        "markdown_it",
+        "mdurl",
+        "pyrate_limiter",
+        "requests",
+        "rich",
+        "schemathesis",
+        "sortedcontainers",
+        "urllib3",
+        "werkzeug",
         # the template tooling
         "cookiecutter",
         # the generated project's own layout

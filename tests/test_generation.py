@@ -63,6 +63,8 @@ COMMON_FILES = (
     "src/{package}/db.py",
     "src/{package}/security.py",
     "src/{package}/errors.py",
+    "src/{package}/limits.py",
+    "src/{package}/middleware.py",
     "src/{package}/py.typed",
     "src/{package}/models/__init__.py",
     "src/{package}/models/base.py",
@@ -74,6 +76,7 @@ COMMON_FILES = (
     "src/{package}/api/auth.py",
     "src/{package}/api/users.py",
     "src/{package}/api/items.py",
+    "src/{package}/api/responses.py",
     "src/{package}/services/__init__.py",
     "src/{package}/services/users.py",
     "src/{package}/services/items.py",
@@ -86,6 +89,7 @@ COMMON_FILES = (
     "tests/speedups.py",
     "tests/factories.py",
     "tests/database.py",
+    "tests/test_contract.py",
 )
 REDIS_FILES = ("src/{package}/rate_limit.py", "tests/test_rate_limit.py")
 GITHUB_FILES = (".github/workflows/ci.yml",)

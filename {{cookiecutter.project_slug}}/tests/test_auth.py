@@ -2,8 +2,10 @@ from datetime import UTC, datetime, timedelta
 
 import httpx
 import jwt
+from fastapi import FastAPI
 
 from {{ cookiecutter.package_name }}.models import User
+from {{ cookiecutter.package_name }}.security import PasswordHasher
 from {{ cookiecutter.package_name }}.settings import Settings
 
 from .factories import DEFAULT_PASSWORD, ModelFactory
@@ -88,6 +90,56 @@ async def test_login_gives_unknown_emails_the_same_answer(client: httpx.AsyncCli
 
     assert response.status_code == 401
     assert response.json()["detail"] == "Incorrect email or password."
+
+
+class RecordingHasher(PasswordHasher):
+    """The app's real hasher, remembering which hash each verification was against."""
+
+    def __init__(self, settings: Settings) -> None:
+        super().__init__(
+            time_cost=settings.password_hash_time_cost,
+            memory_cost_kib=settings.password_hash_memory_cost_kib,
+            parallelism=settings.password_hash_parallelism,
+        )
+        self.verified_against: list[str] = []
+
+    def verify(self, password: str, hashed: str) -> bool:
+        self.verified_against.append(hashed)
+        return super().verify(password, hashed)
+
+
+def argon2_cost(hashed: str) -> str:
+    """`m=...,t=...,p=...` of an encoded argon2 hash: what one verification costs."""
+    return hashed.split("$")[3]
+
+
+async def test_an_unknown_email_costs_the_same_work_as_a_wrong_password(
+    app: FastAPI,
+    client: httpx.AsyncClient,
+    user_factory: ModelFactory[User],
+    test_settings: Settings,
+) -> None:
+    hasher = RecordingHasher(test_settings)
+    app.state.password_hasher = hasher
+    user = await user_factory()
+
+    wrong_password = await client.post(
+        "/auth/login", json={"email": user.email, "password": "not the password"}
+    )
+    unknown_email = await client.post(
+        "/auth/login", json={"email": "nobody@example.com", "password": "not the password"}
+    )
+
+    assert wrong_password.status_code == unknown_email.status_code == 401
+    assert wrong_password.json()["detail"] == unknown_email.json()["detail"]
+    # One verification each, against hashes of the same cost: the time does not tell.
+    assert hasher.verified_against == [user.hashed_password, hasher.dummy_hash]
+    assert argon2_cost(hasher.dummy_hash) == argon2_cost(user.hashed_password)
+    assert argon2_cost(hasher.dummy_hash) == (
+        f"m={test_settings.password_hash_memory_cost_kib},"
+        f"t={test_settings.password_hash_time_cost},"
+        f"p={test_settings.password_hash_parallelism}"
+    )
 
 
 async def test_inactive_users_cannot_log_in(

@@ -37,7 +37,7 @@ def upgrade() -> None:
         "items",
         sa.Column("id", sa.Integer(), nullable=False),
         sa.Column("title", sa.String(length=200), nullable=False),
-        sa.Column("description", sa.Text(), nullable=True),
+        sa.Column("description", sa.String(length=2000), nullable=True),
         sa.Column("owner_id", sa.Integer(), nullable=False),
         sa.Column(
             "created_at",

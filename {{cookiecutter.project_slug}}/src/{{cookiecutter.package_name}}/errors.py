@@ -1,6 +1,8 @@
 """Every error leaves the API as RFC 9457 problem details (`application/problem+json`)."""
 
+import json
 from collections.abc import Mapping
+from http import HTTPStatus
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -8,6 +10,7 @@ from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match
 
 PROBLEM_JSON = "application/problem+json"
 
@@ -42,6 +45,11 @@ class AuthenticationError(AppError):
         super().__init__(detail, headers={"WWW-Authenticate": "Bearer"})
 
 
+class ServiceUnavailableError(AppError):
+    status = 503
+    title = "Service unavailable"
+
+
 class RateLimitedError(AppError):
     status = 429
     title = "Too many requests"
@@ -72,14 +80,40 @@ def problem(
     )
 
 
+def problem_body(status: int, detail: str, instance: str) -> bytes:
+    """A serialized problem, for middleware that answers before the app (and its handlers)."""
+    body = {
+        "type": "about:blank",
+        "title": reason(status),
+        "status": status,
+        "instance": instance,
+        "detail": detail,
+    }
+    return json.dumps(body, separators=(",", ":")).encode()
+
+
 async def _app_error(request: Request, exc: AppError) -> JSONResponse:
     return problem(request, exc.status, exc.title, exc.detail, exc.headers)
 
 
 async def _http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
-    title = _reason(exc.status_code)
+    title = reason(exc.status_code)
     detail = exc.detail if exc.detail != title else None
-    return problem(request, exc.status_code, title, detail, exc.headers)
+    headers = exc.headers
+    if exc.status_code == 405:
+        headers = {**(headers or {}), "Allow": _allowed_methods(request)}
+    return problem(request, exc.status_code, title, detail, headers)
+
+
+def _allowed_methods(request: Request) -> str:
+    """Every method the path has. Starlette's 405 names only those of the first route that
+    matched the path, although GET, PATCH and DELETE /items/{id} are three routes."""
+    methods: set[str] = set()
+    for route in request.app.router.routes:
+        match, _ = route.matches(request.scope)
+        if match is Match.PARTIAL:
+            methods |= getattr(route, "methods", None) or set()
+    return ", ".join(sorted(methods))
 
 
 async def _validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:
@@ -95,9 +129,7 @@ async def _unhandled_error(request: Request, exc: Exception) -> JSONResponse:
     return problem(request, 500, "Internal server error")
 
 
-def _reason(status_code: int) -> str:
-    from http import HTTPStatus
-
+def reason(status_code: int) -> str:
     try:
         return HTTPStatus(status_code).phrase
     except ValueError:

@@ -1,5 +1,6 @@
 """Password hashing (argon2, cost from settings) and bearer tokens (JWT, HS256)."""
 
+import secrets
 from datetime import UTC, datetime, timedelta
 
 import jwt
@@ -12,16 +13,37 @@ from .settings import Settings
 JWT_ALGORITHM = "HS256"
 
 
-def create_password_hasher(settings: Settings) -> PasswordHash:
-    """Argon2id with the configured cost; tests configure a cheap one instead of patching."""
-    return PasswordHash(
-        (
-            Argon2Hasher(
-                time_cost=settings.password_hash_time_cost,
-                memory_cost=settings.password_hash_memory_cost_kib,
-                parallelism=settings.password_hash_parallelism,
-            ),
+class PasswordHasher:
+    """Argon2id with the configured cost, and a hash of that same cost that matches nothing.
+
+    Logging in as an unknown e-mail verifies against `dummy_hash`: it costs as much as a
+    wrong password for a real account, so the answer's timing does not reveal which
+    e-mails have accounts.
+    """
+
+    def __init__(self, *, time_cost: int, memory_cost_kib: int, parallelism: int) -> None:
+        self._hasher = PasswordHash(
+            (
+                Argon2Hasher(
+                    time_cost=time_cost, memory_cost=memory_cost_kib, parallelism=parallelism
+                ),
+            )
         )
+        self.dummy_hash = self.hash(secrets.token_urlsafe(32))
+
+    def hash(self, password: str) -> str:
+        return self._hasher.hash(password)
+
+    def verify(self, password: str, hashed: str) -> bool:
+        return self._hasher.verify(password, hashed)
+
+
+def create_password_hasher(settings: Settings) -> PasswordHasher:
+    """The hasher for these settings; tests configure a cheap cost instead of patching."""
+    return PasswordHasher(
+        time_cost=settings.password_hash_time_cost,
+        memory_cost_kib=settings.password_hash_memory_cost_kib,
+        parallelism=settings.password_hash_parallelism,
     )
 
 

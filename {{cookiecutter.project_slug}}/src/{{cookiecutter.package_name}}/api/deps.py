@@ -4,7 +4,6 @@ from typing import Annotated, cast
 
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
-from pwdlib import PasswordHash
 {%- if cookiecutter.use_redis == "y" %}
 from redis.asyncio import Redis
 {%- endif %}
@@ -12,7 +11,7 @@ from redis.asyncio import Redis
 from ..db import SessionDep
 from ..errors import AuthenticationError
 from ..models import User
-from ..security import user_id_from_token
+from ..security import PasswordHasher, user_id_from_token
 from ..services.users import get_active_user
 from ..settings import Settings
 
@@ -23,8 +22,8 @@ async def get_settings(request: Request) -> Settings:
     return cast(Settings, request.app.state.settings)
 
 
-async def get_password_hasher(request: Request) -> PasswordHash:
-    return cast(PasswordHash, request.app.state.password_hasher)
+async def get_password_hasher(request: Request) -> PasswordHasher:
+    return cast(PasswordHasher, request.app.state.password_hasher)
 {%- if cookiecutter.use_redis == "y" %}
 
 
@@ -37,7 +36,7 @@ async def get_redis(request: Request) -> Redis:
 
 
 SettingsDep = Annotated[Settings, Depends(get_settings)]
-HasherDep = Annotated[PasswordHash, Depends(get_password_hasher)]
+HasherDep = Annotated[PasswordHasher, Depends(get_password_hasher)]
 {%- if cookiecutter.use_redis == "y" %}
 RedisDep = Annotated[Redis, Depends(get_redis)]
 {%- endif %}

@@ -2,8 +2,9 @@ from fastapi import APIRouter
 
 from ..schemas import UserRead
 from .deps import CurrentUser
+from .responses import problems
 
-router = APIRouter(prefix="/users", tags=["users"])
+router = APIRouter(prefix="/users", tags=["users"], responses=problems(401))
 
 
 @router.get("/me")

@@ -1,8 +1,9 @@
 from typing import TYPE_CHECKING
 
-from sqlalchemy import ForeignKey, String, Text, UniqueConstraint
+from sqlalchemy import ForeignKey, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from ..limits import ITEM_DESCRIPTION_MAX_LENGTH, ITEM_TITLE_MAX_LENGTH
 from .base import Base, TimestampMixin
 
 if TYPE_CHECKING:
@@ -16,8 +17,8 @@ class Item(TimestampMixin, Base):
     __table_args__ = (UniqueConstraint("owner_id", "title"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    title: Mapped[str] = mapped_column(String(200))
-    description: Mapped[str | None] = mapped_column(Text)
+    title: Mapped[str] = mapped_column(String(ITEM_TITLE_MAX_LENGTH))
+    description: Mapped[str | None] = mapped_column(String(ITEM_DESCRIPTION_MAX_LENGTH))
     owner_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
 
     owner: Mapped["User"] = relationship(back_populates="items", lazy="raise")

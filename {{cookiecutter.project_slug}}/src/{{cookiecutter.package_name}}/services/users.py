@@ -1,10 +1,10 @@
-from pwdlib import PasswordHash
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ..errors import AuthenticationError, ConflictError
 from ..models import User
+from ..security import PasswordHasher
 
 
 def normalize_email(email: str) -> str:
@@ -20,7 +20,7 @@ async def get_user_by_email(session: AsyncSession, email: str) -> User | None:
 
 async def register_user(
     session: AsyncSession,
-    hasher: PasswordHash,
+    hasher: PasswordHasher,
     *,
     email: str,
     password: str,
@@ -42,11 +42,14 @@ async def register_user(
 
 
 async def authenticate(
-    session: AsyncSession, hasher: PasswordHash, *, email: str, password: str
+    session: AsyncSession, hasher: PasswordHasher, *, email: str, password: str
 ) -> User:
     user = await get_user_by_email(session, email)
-    # One message for both cases: the answer must not reveal which emails have accounts.
-    if user is None or not user.is_active or not hasher.verify(password, user.hashed_password):
+    # The answer must not reveal which e-mails have accounts: one message for every case,
+    # and one password verification of the same cost, also when there is no such user.
+    hashed = user.hashed_password if user is not None else hasher.dummy_hash
+    password_matches = hasher.verify(password, hashed)
+    if user is None or not user.is_active or not password_matches:
         raise AuthenticationError("Incorrect email or password.")
     return user
 
