@@ -210,6 +210,16 @@ def figures(report: Path, seconds: float) -> Figures:
     return Figures(len(durations), seconds, statistics.median(durations) * 1000)
 
 
+def registered_tables(project: Path) -> list[str]:
+    """The table lists adopting.md's step 3 prints: the models package alone, then with the
+    whole app imported. Its commands, with the guide's `app` read as this package."""
+    adopting = (TEMPLATE_DIR / "docs" / "adopting.md").read_text(encoding="utf-8")
+    commands = [line for line in adopting.splitlines() if line.startswith("uv run python -c")]
+    assert len(commands) == 2, "adopting.md's registry check changed shape"
+    script = "\n".join(re.sub(r"\bapp\.", f"{PACKAGE}.", command) for command in commands)
+    return shell(project, script).stdout.splitlines()
+
+
 def import_check(project: Path) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         ["uv", "run", "--no-progress", "python", "check_import_state.py", PACKAGE, IMPORT_MARKER],
@@ -251,6 +261,8 @@ def test_the_guide_moves_the_legacy_project_onto_the_patterns(bake: Bake, tmp_pa
     assert opened.returncode == 1, opened.stdout
     assert "An engine on" in opened.stdout
     assert f"{PACKAGE}.security.SECRET_KEY" in opened.stdout
+    models_alone, with_app = registered_tables(project)
+    assert models_alone != with_app, "the registry check misses the forgotten model"
 
     # The guide, applied: the project's changes, the first migration, the harness.
     recreate_database()
@@ -285,6 +297,8 @@ def test_the_guide_moves_the_legacy_project_onto_the_patterns(bake: Bake, tmp_pa
     # The harness fails a run that leaves rows; its databases are gone after each run.
     assert databases_left() == [DATABASE]
     assert import_check(project).returncode == 0
+    models_alone, with_app = registered_tables(project)
+    assert models_alone == with_app
 
     adopting = (TEMPLATE_DIR / "docs" / "adopting.md").read_text(encoding="utf-8")
     print(
