@@ -259,7 +259,7 @@ def test_the_guide_moves_the_legacy_project_onto_the_patterns(bake: Bake, tmp_pa
     )
     opened = import_check(project)
     assert opened.returncode == 1, opened.stdout
-    assert "An engine on" in opened.stdout
+    assert "an engine on postgresql+asyncpg" in opened.stdout
     assert f"{PACKAGE}.security.SECRET_KEY" in opened.stdout
     models_alone, with_app = registered_tables(project)
     assert models_alone != with_app, "the registry check misses the forgotten model"
