@@ -281,7 +281,9 @@ def test_the_guide_moves_the_legacy_project_onto_the_patterns(bake: Bake, tmp_pa
     for migration in (project / "migrations" / "versions").glob("*.py"):
         migration.unlink()
     recreate_database()
-    generate = next(step for step in steps if step.action == "run" and "alembic" in step.text)
+    generate = next(
+        step for step in steps if step.action == "run" and "alembic revision" in step.text
+    )
     shell(project, generate.text)
 
     runs: dict[str, Figures] = {}
