@@ -232,6 +232,40 @@ def import_check(project: Path) -> subprocess.CompletedProcess[str]:
     )
 
 
+# Two ways an app factory shares state between apps, each one the guide's test must catch.
+INITIALISE_ONCE = (
+    "    app.state.container = Container(app.state.settings)\n",
+    "    global _shared\n"
+    "    _shared = _shared or Container(app.state.settings)  # initialise once\n"
+    "    app.state.container = _shared\n",
+)
+HANDLER_PER_APP = (
+    "def create_app(settings=None):\n",
+    "def create_app(settings=None):\n"
+    "    import logging\n\n"
+    '    logging.getLogger("legacy_app").addHandler(logging.StreamHandler())\n',
+)
+
+
+def app_factory_check_catches(project: Path, report: Path, break_it: tuple[str, str]) -> bool:
+    main = project / "src" / PACKAGE / "main.py"
+    original = main.read_text(encoding="utf-8")
+    assert original.count(break_it[0]) == 1, f"main.py no longer has {break_it[0]!r}"
+    broken = original.replace(break_it[0], break_it[1])
+    main.write_text("_shared = None\n" + broken, encoding="utf-8")
+    try:
+        result, _ = run_pytest(
+            project,
+            report,
+            "-q",
+            "tests/test_app_factory.py",
+            env={"TEST_DATABASE_URL": TEST_DATABASE_URL},
+        )
+    finally:
+        main.write_text(original, encoding="utf-8")
+    return result.returncode == 1 and "1 failed" in result.stdout
+
+
 @pytest.fixture
 def adoption_database() -> Iterator[None]:
     recreate_database()
@@ -301,6 +335,11 @@ def test_the_guide_moves_the_legacy_project_onto_the_patterns(bake: Bake, tmp_pa
     assert import_check(project).returncode == 0
     models_alone, with_app = registered_tables(project)
     assert models_alone == with_app
+    # The guide's app-factory test really fails on an "initialise once" guard and on a
+    # logging handler added per app.
+    assert app_factory_check_catches(project, tmp_path / "guard.xml", INITIALISE_ONCE)
+    assert app_factory_check_catches(project, tmp_path / "handler.xml", HANDLER_PER_APP)
+    assert databases_left() == [DATABASE]
 
     adopting = (TEMPLATE_DIR / "docs" / "adopting.md").read_text(encoding="utf-8")
     print(
