@@ -201,8 +201,8 @@ def assert_max_queries(app: FastAPI, lifespan: LifespanManager) -> QueryCounter:
 
 @pytest.fixture
 async def redis(test_settings: Settings) -> AsyncIterator[Redis]:
-    """A client on this worker's Redis database. Only tests that ask for it pay for the
-    cleanup: the keys under this test's prefix are deleted afterwards."""
+    """A client on the test Redis. Only tests that ask for it pay for the cleanup: the
+    keys under this test's prefix are deleted afterwards."""
     client = Redis.from_url(test_settings.redis_url)
     try:
         yield client
