@@ -11,6 +11,8 @@ alike:
   measure that lever;
 - `rival_*`: the popular shared-loop design: one event loop, one app, one lifespan and one
   engine for the whole session; per test a connection with a transaction, rolled back;
+- `unchecked_*`: the generated design without the per-test committed-rows check (guards.py),
+  to measure what that check costs;
 - `large_*`: the generated design on the same app plus EXTRA_ROUTERS x ROUTES_PER_ROUTER
   ordinary routes (same session and current-user dependencies), included before `items`.
 """
@@ -63,6 +65,14 @@ KINDS: Mapping[str, str] = {
             response = await auth_client.get("/items")
             assert [found["id"] for found in response.json()] == [item.id]
     """,
+    "unchecked_realistic": """
+        async def test_bench_unchecked_realistic_{i}(
+            auth_client, current_user, item_factory
+        ) -> None:
+            item = await item_factory(owner=current_user)
+            response = await auth_client.get("/items")
+            assert [found["id"] for found in response.json()] == [item.id]
+    """,
     "large_realistic": """
         async def test_bench_large_realistic_{i}(auth_client, current_user, item_factory) -> None:
             item = await item_factory(owner=current_user)
@@ -108,13 +118,20 @@ KINDS: Mapping[str, str] = {
 }
 
 # Shown in this order; the pairs compared in the report.
-REALISTIC = ("realistic", "rival_realistic", "newapp_realistic", "large_realistic")
+REALISTIC = (
+    "realistic",
+    "rival_realistic",
+    "newapp_realistic",
+    "unchecked_realistic",
+    "large_realistic",
+)
 COMPARISONS = (
     ("realistic", "rival_realistic", "generated / shared-loop rival"),
     ("db_session", "rival_db_session", "generated / rival (db_session)"),
     ("client", "rival_client", "generated / rival (client)"),
     ("auth", "rival_auth", "generated / rival (auth)"),
     ("newapp_realistic", "realistic", "new app per test / app reused"),
+    ("realistic", "unchecked_realistic", "with / without the committed-rows check"),
     ("large_realistic", "realistic", "large app / small app (app reused)"),
     ("large_newapp_realistic", "newapp_realistic", "large app / small app (new app per test)"),
 )
@@ -164,6 +181,17 @@ def _large_app(settings):
     if mark_changed is not None:
         mark_changed()
     return app
+
+
+@pytest.fixture
+async def lifespan(request, app):
+    """The conftest's, but `unchecked_*` tests skip the committed-rows check."""
+    async with LifespanManager(app) as manager:
+        if "unchecked" in request.node.name:
+            yield manager
+        else:
+            async with guards.commits_checked(request.node, app):
+                yield manager
 
 
 @pytest.fixture(scope="session")
