@@ -231,3 +231,108 @@ def leftover_test_databases(project: Path) -> list[str]:
         timeout=30,
     )
     return [name for name in result.stdout.split() if name.startswith(f"{package}_test")]
+
+
+# Written into a baked project to prove the per-test guards end to end: each culprit fails
+# itself, by name, and every innocent passes, in any order.
+CULPRITS = """
+import asyncio
+
+import pytest
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession, create_async_engine
+from sqlalchemy.pool import NullPool
+
+from tests import project
+from tests.factories import UserFactory
+
+USERS = project.METADATA.tables["users"]
+
+
+async def test_culprit_own_session(app, lifespan) -> None:
+    async with AsyncSession(project.engine_of(app)) as session:
+        session.add(UserFactory.build(hashed_password="x"))
+        await session.commit()
+
+
+async def test_culprit_own_connection(db_session, worker_database_url) -> None:
+    engine = create_async_engine(worker_database_url, poolclass=NullPool)
+    async with AsyncSession(engine) as session:
+        session.add(UserFactory.build(hashed_password="x"))
+        await session.commit()
+    await engine.dispose()
+
+
+@pytest.mark.committing
+async def test_innocent_committing(db_session) -> None:
+    assert await db_session.scalar(select(func.count()).select_from(USERS)) == 0
+    db_session.add(UserFactory.build(hashed_password="x"))
+    await db_session.commit()
+
+
+@pytest.mark.parametrize("attempt", [1, 2, 3, 4])
+async def test_innocent_sees_no_rows(attempt: int, db_session) -> None:
+    assert await db_session.scalar(select(func.count()).select_from(USERS)) == 0
+
+
+@pytest.mark.async_timeout(1.5)
+async def test_culprit_hangs() -> None:
+    await asyncio.Event().wait()
+
+
+async def test_culprit_leaves_a_task() -> None:
+    asyncio.get_running_loop().create_task(asyncio.sleep(30))
+"""
+
+
+def test_a_culprit_fails_by_name_in_any_order(installed_project: Path) -> None:
+    module = installed_project / "tests" / "test_zz_culprits.py"
+    module.write_text(CULPRITS)
+    try:
+        for seed in ("1", "2", "3"):
+            result = subprocess.run(
+                [
+                    "uv",
+                    "run",
+                    "--no-progress",
+                    "pytest",
+                    str(module.relative_to(installed_project)),
+                    "-p",
+                    "no:cacheprovider",
+                    "-p",
+                    "randomly",
+                    f"--randomly-seed={seed}",
+                    # A backstop below the asyncio timeout: it must be raised, not fire first.
+                    "--timeout",
+                    "1",
+                ],
+                cwd=installed_project,
+                env=project_env(),
+                capture_output=True,
+                text=True,
+                timeout=SUITE_TIMEOUT_SECONDS,
+                check=False,
+            )
+            output = result.stdout + result.stderr
+            summary = result.stdout.strip().splitlines()[-1]
+            # The two committing culprits pass their call and error at teardown.
+            assert " 2 failed, 7 passed, 2 errors in " in summary, output
+            for culprit in ("own_session", "own_connection"):
+                assert f"ERROR at teardown of test_culprit_{culprit} " in output
+                assert (
+                    f"LeakedCommitsError: tests/test_zz_culprits.py::test_culprit_{culprit} "
+                    "committed rows outside its rolled-back transaction: {'users': 1}"
+                ) in output
+            assert "FAILED tests/test_zz_culprits.py::test_culprit_hangs" in output
+            assert "did not finish within 1.5 s" in output
+            assert ">       await asyncio.Event().wait()" in output  # the test's own line
+            assert "from pytest-timeout" not in output  # the backstop did not fire first
+            assert (
+                "TasksLeftRunningError: The test returned while tasks it started were still "
+                "running: sleep."
+            ) in output
+            assert "test_innocent" not in "".join(
+                line for line in output.splitlines() if line.startswith(("FAILED", "ERROR"))
+            )
+    finally:
+        module.unlink()

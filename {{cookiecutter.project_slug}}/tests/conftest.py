@@ -1,6 +1,7 @@
 """The project's ONLY conftest: the fixture graph, top to bottom as drawn here.
 
-    worker_database_url ─ worker_settings ─ test_settings ─ app ─ lifespan ─ db_session
+    worker_database_url ─ worker_settings ─ worker_app ─ app ─ lifespan ─ db_session
+                          worker_settings ─ test_settings ─ app
 {%- if cookiecutter.use_redis == "y" %}
                                             test_settings ─ redis
 {%- endif %}
@@ -9,11 +10,9 @@
                 ├─ current_user ─ auth_headers ─ auth_client
                 └─ assert_max_queries
 
-First, plugin.py's session start refuses non-test databases, checks the services and
-migrates the template database each worker clones. Session fixtures are plain values;
-every async fixture is per test, on the test's own loop, so nothing outlives its loop.
-Speed-only tricks are in speedups.py, the project's names in project.py; tests import
-helpers from modules, never from this file.
+plugin.py's session start checks the databases and services and migrates the template
+workers clone. Session fixtures open nothing; async fixtures are per test, on its loop.
+Guards: guards.py; speed-only tricks: speedups.py; project names: project.py.
 """
 {% if cookiecutter.use_redis == "y" %}
 import uuid
@@ -34,7 +33,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from {{ cookiecutter.package_name }}.models import Item, User
 from {{ cookiecutter.package_name }}.settings import Settings
 
-from . import database, project, workers
+from . import database, guards, project, workers
+from .clients import client_for
 from .factories import DEFAULT_PASSWORD, ItemFactory, ModelFactory, UserFactory, bound_to, persist
 from .queries import QueryCounter, query_counter
 from .sessions import sessionmaker_on, sessions_on
@@ -69,7 +69,7 @@ def worker_settings(worker_database_url: URL) -> Settings:
 {%- endif %}
 
 
-# ── Per test: settings, a fresh app, its lifespan, a transaction, a client ─────────────
+# ── Per test: settings, the app as new, its lifespan, a transaction, a client ─────────
 
 
 @pytest.fixture
@@ -84,16 +84,27 @@ def test_settings(worker_settings: Settings) -> Settings:
 {%- endif %}
 
 
-@pytest.fixture
-def app(test_settings: Settings) -> FastAPI:
-    """A new application per test: nothing is shared with any other test."""
-    return project.APP_FACTORY(test_settings)
+@pytest.fixture(scope="session")
+def worker_app(worker_settings: Settings) -> guards.AppReset:
+    """One app for this process's tests: FastAPI analyses routes once per app, not per test."""
+    return guards.AppReset(project.APP_FACTORY(worker_settings))
 
 
 @pytest.fixture
-async def lifespan(app: FastAPI) -> AsyncIterator[LifespanManager]:
-    """Run the app's real startup (engine created) and shutdown (engine disposed)."""
-    async with LifespanManager(app) as manager:
+def app(
+    request: pytest.FixtureRequest, worker_app: guards.AppReset, test_settings: Settings
+) -> Iterator[FastAPI]:
+    """The shared app as new, with this test's settings; what the test changes on it is put
+    back afterwards, or fails the test (guards.py). It holds nothing open between tests."""
+    with worker_app.lent_to(request.node.nodeid, settings=test_settings) as shared_app:
+        yield shared_app
+
+
+@pytest.fixture
+async def lifespan(request: pytest.FixtureRequest, app: FastAPI) -> AsyncIterator[LifespanManager]:
+    """The app's real startup (engine created) and shutdown (engine disposed), per test;
+    before shutdown, a test that committed outside its transaction fails (guards.py)."""
+    async with LifespanManager(app) as manager, guards.commits_checked(request.node, app):
         yield manager
 
 
@@ -102,11 +113,8 @@ async def db_session(
     request: pytest.FixtureRequest, app: FastAPI, lifespan: LifespanManager
 ) -> AsyncIterator[AsyncSession]:
     """A session on the connection the app's routes use, inside a transaction rolled back
-    at the end. A route's commit() only releases a savepoint, so nothing persists.
-
-    Tests marked `@pytest.mark.committing` get real commits instead, and every table is
-    emptied afterwards.
-    """
+    at the end (a route's commit() only releases a savepoint). `@pytest.mark.committing`
+    tests get real commits instead, and every table is emptied afterwards."""
     engine = project.engine_of(app)
     if request.node.get_closest_marker("committing"):
         async with AsyncSession(engine, expire_on_commit=False) as session:
@@ -131,16 +139,8 @@ async def client(
 ) -> AsyncIterator[httpx.AsyncClient]:
     """An HTTP client for the app, its lifespan running, its requests on `db_session`'s
     connection (so each side sees the other's rows)."""
-    async with _client_for(lifespan) as http_client:
+    async with client_for(lifespan) as http_client:
         yield http_client
-
-
-def _client_for(
-    lifespan: LifespanManager, headers: dict[str, str] | None = None
-) -> httpx.AsyncClient:
-    # manager.app, not app: lifespan state (`yield {...}`) reaches requests only through it.
-    transport = httpx.ASGITransport(app=lifespan.app)
-    return httpx.AsyncClient(transport=transport, base_url="http://test", headers=headers)
 
 
 # ── Data: factories on the test's session, and authenticated callers ─────────────────────
@@ -188,7 +188,7 @@ async def auth_client(
     client: httpx.AsyncClient, lifespan: LifespanManager, auth_headers: dict[str, str]
 ) -> AsyncIterator[httpx.AsyncClient]:
     """Like `client`, but every request is authenticated as `current_user`."""
-    async with _client_for(lifespan, headers=auth_headers) as http_client:
+    async with client_for(lifespan, headers=auth_headers) as http_client:
         yield http_client
 
 

@@ -1,4 +1,5 @@
-"""The harness's pytest hooks: session start and finish, and the per-test asyncio timeout.
+"""The harness's pytest hooks: session start and finish, and per-test guards (asyncio
+timeout, tasks left running).
 
 Registered by the conftest (`pytest_plugins`). The fixtures live in the conftest; this
 module holds what pytest calls by hook name, and the helpers those fixtures share.
@@ -16,7 +17,7 @@ from typing import Any
 
 import pytest
 
-from . import database, project
+from . import database, guards, project
 {%- if cookiecutter.use_redis == "y" %}
 from .workers import check_redis, configured_redis_url, is_xdist_worker, template_url
 {%- else %}
@@ -58,13 +59,55 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
         database.drop_database(template_url(url))
 
 
-# ── Per-test asyncio timeout: a stuck await fails its own test, with its own traceback ──
+# ── Per async test: one clock (the asyncio timeout) and no task left running ──────────
+
+# pytest-timeout's backstop is for blocking code; for an async test it must fire after the
+# asyncio timeout, or its traceback points at the event loop's poll instead of the test.
+BACKSTOP_MARGIN_SECONDS = 5.0
 
 
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    backstop = configured_backstop(config)
     for item in items:
         if isinstance(item, pytest.Function) and inspect.iscoroutinefunction(item.obj):
-            item.obj = with_timeout(item.obj, _timeout_for(item))
+            seconds = _timeout_for(item)
+            if needed := backstop_for(item, seconds, backstop):
+                item.add_marker(pytest.mark.timeout(needed), append=False)
+            tasks_allowed = item.get_closest_marker("leaves_tasks") is not None
+            item.obj = with_task_check(with_timeout(item.obj, seconds), tasks_allowed)
+
+
+def configured_backstop(config: pytest.Config) -> float:
+    """pytest-timeout's run-wide timeout, read as it reads it (option, then environment,
+    then ini); 0 means none."""
+    for value in (config.getoption("timeout", None), os.environ.get("PYTEST_TIMEOUT")):
+        if value not in (None, ""):
+            return float(value)
+    try:
+        return float(config.getini("timeout") or 0)
+    except ValueError:  # pytest-timeout is not installed: no backstop
+        return 0.0
+
+
+def backstop_for(item: pytest.Item, seconds: float, backstop: float) -> float | None:
+    """The backstop this async test needs so that its asyncio timeout fires first: None
+    when the run-wide one already does. A test's own @pytest.mark.timeout that would fire
+    first is refused, by name, before anything runs."""
+    needed = seconds + BACKSTOP_MARGIN_SECONDS
+    own = item.get_closest_marker("timeout")
+    if own is not None:
+        own_seconds = float(own.args[0] if own.args else own.kwargs.get("timeout", 0))
+        if 0 < own_seconds < needed:
+            raise pytest.UsageError(
+                f"{item.nodeid}: @pytest.mark.timeout({own_seconds:g}) would fire before its "
+                f"asyncio timeout ({seconds:g} s), and its traceback would point at the event "
+                "loop, not at the test. Use @pytest.mark.async_timeout(seconds) for an async "
+                f"test, or give timeout() at least {needed:g} s."
+            )
+        return None
+    if 0 < backstop < needed:
+        return needed
+    return None
 
 
 def _timeout_for(item: pytest.Function) -> float:
@@ -74,9 +117,10 @@ def _timeout_for(item: pytest.Function) -> float:
     return float(os.environ.get("TEST_TIMEOUT", DEFAULT_ASYNC_TIMEOUT_SECONDS))
 
 
-def with_timeout(
-    test: Callable[..., Coroutine[Any, Any, None]], seconds: float
-) -> Callable[..., Coroutine[Any, Any, None]]:
+AsyncTest = Callable[..., Coroutine[Any, Any, None]]
+
+
+def with_timeout(test: AsyncTest, seconds: float) -> AsyncTest:
     """Cancel the test after `seconds`; the traceback shows the await it was stuck on."""
 
     @functools.wraps(test)
@@ -92,3 +136,21 @@ def with_timeout(
             raise
 
     return run_with_timeout
+
+
+def with_task_check(test: AsyncTest, tasks_allowed: bool = False) -> AsyncTest:
+    """Fail a test that returns while tasks it started are still running, naming their
+    coroutines; they are cancelled and awaited, so they cannot run into the next test."""
+
+    @functools.wraps(test)
+    async def run_and_check_tasks(*args: Any, **kwargs: Any) -> None:
+        before = asyncio.all_tasks()
+        await test(*args, **kwargs)
+        left = guards.still_running(before)
+        for task in left:
+            task.cancel()
+        await asyncio.gather(*left, return_exceptions=True)
+        if left and not tasks_allowed:
+            raise guards.TasksLeftRunningError(guards.tasks_left_running_message(left))
+
+    return run_and_check_tasks

@@ -9,7 +9,6 @@ import pytest
 from fastapi import FastAPI
 {%- if cookiecutter.database == "postgresql" %}
 from sqlalchemy import text
-from sqlalchemy.dialects.postgresql.asyncpg import AsyncAdapt_asyncpg_connection
 {%- endif %}
 from sqlalchemy.engine import URL, Connection
 from sqlalchemy.ext.asyncio import AsyncSession, create_async_engine
@@ -98,18 +97,30 @@ async def test_closing_a_connection_hangs_up_and_ends_its_server_session(
     worker_database_url: URL, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     hung_up: list[object] = []
-    terminate = AsyncAdapt_asyncpg_connection.terminate
+    said_goodbye: list[object] = []
 
-    def counting_terminate(self: AsyncAdapt_asyncpg_connection) -> None:
-        hung_up.append(self)
-        terminate(self)
+    def count_calls(driver_class: Any) -> None:
+        terminate, close = driver_class.terminate, driver_class.close
 
-    monkeypatch.setattr(AsyncAdapt_asyncpg_connection, "terminate", counting_terminate)
+        def counting_terminate(self: object) -> None:
+            hung_up.append(self)
+            terminate(self)
+
+        async def counting_close(self: object, *args: Any, **kwargs: Any) -> None:
+            said_goodbye.append(self)
+            await close(self, *args, **kwargs)
+
+        monkeypatch.setattr(driver_class, "terminate", counting_terminate)
+        monkeypatch.setattr(driver_class, "close", counting_close)
+
     engine = create_async_engine(worker_database_url, poolclass=NullPool)
     async with engine.connect() as connection:
         server_pid = await connection.scalar(text("SELECT pg_backend_pid()"))
-    # NullPool closes a connection when it is returned: through do_close(), a hang-up.
+        count_calls(type((await connection.get_raw_connection()).driver_connection))
+    # NullPool closes a connection when it is returned: through do_close(), a hang-up
+    # (SQLAlchemy 2.1's own terminate() would first wait for a polite close).
     assert len(hung_up) == 1
+    assert said_goodbye == []
 
     sessions_left = -1
     async with engine.connect() as observer:
