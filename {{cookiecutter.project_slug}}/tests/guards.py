@@ -24,7 +24,14 @@ from . import database, project
 # ── One app per process, reset after every test ─────────────────────────────────────────
 
 # What a test may change, as on a new app: put back silently after it.
-RESET_ON_APP = ("dependency_overrides", "user_middleware", "exception_handlers", "openapi_schema")
+RESET_ON_APP = (
+    "dependency_overrides",
+    "user_middleware",
+    "exception_handlers",
+    # The schema FastAPI builds on the first request for it, and the routes it was built for.
+    "openapi_schema",
+    "_openapi_routes_version",
+)
 # Rebuilt on the next request, so a test may add middleware as it could on a new app.
 REBUILT_ON_APP = ("middleware_stack",)
 RESET_ON_ROUTER = ("routes", "_low_priority_routes", "_frontend_routes")
