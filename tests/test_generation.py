@@ -79,6 +79,9 @@ COMMON_FILES = (
     "tests/speedups.py",
     "tests/factories.py",
     "tests/database.py",
+    "tests/runs.py",
+    "tests/fingerprint.py",
+    "tests/watchdog.py",
 )
 REDIS_FILES = ("src/{package}/rate_limit.py", "tests/test_rate_limit.py")
 GITHUB_FILES = (".github/workflows/ci.yml",)

@@ -118,12 +118,6 @@ def create_empty_database(url: URL) -> None:
     run_admin(url, [_drop_statement(url), f"CREATE DATABASE {quote(database_name(url))}"])
 
 
-def create_template(url: URL) -> None:
-    """(Re)create the template database and migrate it: once per test session."""
-    create_empty_database(url)
-    migrate(url)
-
-
 def clone_template(template: URL, target: URL) -> None:
     """A worker's own database, copied from the migrated template in milliseconds."""
     name = quote(database_name(target))

@@ -88,12 +88,6 @@ def create_empty_database(url: URL) -> None:
     drop_database(url)
 
 
-def create_template(url: URL) -> None:
-    """(Re)create the template file and migrate it: once per test session."""
-    create_empty_database(url)
-    migrate(url)
-
-
 def clone_template(template: URL, target: URL) -> None:
     """A worker's own database: a copy of the migrated template file."""
     drop_database(target)

@@ -11,19 +11,31 @@ import asyncio
 import functools
 import inspect
 import os
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable, Coroutine, Generator
 from typing import Any
 
 import pytest
+from sqlalchemy.exc import DBAPIError
 
-from . import database, project
+from . import database, project, runs, workers
+from .watchdog import Watchdog
 {%- if cookiecutter.use_redis == "y" %}
-from .workers import check_redis, configured_redis_url, is_xdist_worker, template_url
+from .workers import check_redis, configured_redis_url, is_xdist_worker
 {%- else %}
-from .workers import is_xdist_worker, template_url
+from .workers import is_xdist_worker
 {%- endif %}
 
 DEFAULT_ASYNC_TIMEOUT_SECONDS = 10.0
+WATCHDOG = pytest.StashKey[Watchdog]()
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--create-db",
+        action="store_true",
+        help="Rebuild the migrated template database even if nothing it is built from "
+        "changed (also TEST_CREATE_DB=1).",
+    )
 
 
 def pytest_sessionstart(session: pytest.Session) -> None:
@@ -32,7 +44,8 @@ def pytest_sessionstart(session: pytest.Session) -> None:
     url = database.configured_test_url()
     try:
         database.require_test_database(url)
-        database.check_server(url)
+        lease = runs.start_run(url)
+        session.config.stash[workers.RUN_LEASE] = lease
 {%- if cookiecutter.use_redis == "y" %}
         check_redis(configured_redis_url())
         settings = project.build_settings(
@@ -45,17 +58,99 @@ def pytest_sessionstart(session: pytest.Session) -> None:
             raise database.ProvisioningError(
                 "tests/project.py names something that does not fit:\n- " + "\n- ".join(problems)
             )
-        database.create_template(template_url(url))
+        force = session.config.getoption("create_db") or os.environ.get("TEST_CREATE_DB") == "1"
+        template = runs.ensure_template(lease, force_rebuild=force)
+        session.config.stash[workers.TEMPLATE] = template
+        dropped = runs.sweep_orphans(lease, template.fingerprint)
+        session.config.stash[workers.ORPHANS_DROPPED] = dropped
+        session.config.stash[WATCHDOG] = watchdog = Watchdog(session)
+        watchdog.start()
     except database.ProvisioningError as exc:
+        if workers.RUN_LEASE in session.config.stash:
+            runs.finish_run(session.config.stash[workers.RUN_LEASE])
         pytest.exit(str(exc), returncode=pytest.ExitCode.USAGE_ERROR)
 
 
+@pytest.hookimpl(optionalhook=True)
+def pytest_configure_node(node: Any) -> None:
+    """xdist: each worker learns the run's id and template from the controller."""
+    node.workerinput.update(workers.for_workers(node.config))
+
+
+def pytest_report_header(config: pytest.Config) -> list[str]:
+    template = config.stash.get(workers.TEMPLATE, None)
+    if template is None or is_xdist_worker(config):
+        return []
+    name = database.database_name(template.url)
+    if template.built_seconds is None:
+        how = f"{name} reused (migrations, models and server unchanged)"
+    else:
+        how = f"{name} built in {template.built_seconds:.2f} s"
+    lines = [f"test run {config.stash[workers.RUN_LEASE].run_id}, template database {how}"]
+    if dropped := config.stash.get(workers.ORPHANS_DROPPED, []):
+        lines.append(f"removed what runs that died left: {', '.join(dropped)}")
+    return lines
+
+
+# trylast: after pytest has torn down the session fixtures that use the run's databases.
+@pytest.hookimpl(trylast=True)
 def pytest_sessionfinish(session: pytest.Session) -> None:
     if is_xdist_worker(session.config):
         return
-    url = database.configured_test_url()
-    if database.database_name(url).endswith(database.TEST_NAME_SUFFIX):
-        database.drop_database(template_url(url))
+    if (watchdog := session.config.stash.get(WATCHDOG, None)) is not None:
+        watchdog.stop()
+    if (lease := session.config.stash.get(workers.RUN_LEASE, None)) is not None:
+        workers.forget_loss(session.config)
+        runs.finish_run(lease)
+
+
+# ── Lost service: the first test that meets it stops the run, with the cause ─────────────
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(
+    item: pytest.Item, call: pytest.CallInfo[None]
+) -> Generator[None, pytest.TestReport, pytest.TestReport]:
+    report = yield
+    if (
+        report.failed
+        and call.excinfo is not None
+        and not item.session.shouldstop
+        and _may_be_connection_loss(call.excinfo.value)
+        and (cause := workers.lost_service_cause()) is not None
+    ):
+        # Instead of every remaining test failing one by one: stop after this one.
+        workers.announce_loss(item.config, cause)
+        item.session.shouldstop = cause
+    return report
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_protocol(item: pytest.Item) -> bool | None:
+    """Run no further test once a service is known lost (by another xdist worker, or the
+    watchdog): True tells pytest this test is dealt with, and the run stops."""
+    if cause := workers.announced_loss(item.config):
+        item.session.shouldstop = cause
+        return True
+    return None
+
+
+def _may_be_connection_loss(error: BaseException) -> bool:
+    """An OS or driver error anywhere in the chain: worth one probe of the services."""
+    pending, seen = [error], set()
+    while pending:
+        exc = pending.pop()
+        if id(exc) in seen:
+            continue
+        seen.add(id(exc))
+        if isinstance(exc, OSError | DBAPIError) or type(exc).__module__.startswith(
+            ("asyncpg", "redis", "aiosqlite", "sqlite3")
+        ):
+            return True
+        pending += [e for e in (exc.__cause__, exc.__context__) if e is not None]
+        if isinstance(exc, BaseExceptionGroup):
+            pending += exc.exceptions
+    return False
 
 
 # ── Per-test asyncio timeout: a stuck await fails its own test, with its own traceback ──
