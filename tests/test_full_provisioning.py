@@ -32,7 +32,7 @@ from test_full_suites import (
     leftover_test_databases,
     project_env,
     run_suite,
-    test_databases,
+    project_databases,
 )
 
 pytestmark = pytest.mark.full
@@ -144,7 +144,7 @@ def test_the_template_is_rebuilt_only_when_what_builds_it_changes(
         "built",
     )
     # The templates of the edits were removed once no run used them.
-    templates = [name for name in test_databases(project) if "_template_" in name]
+    templates = [name for name in project_databases(project) if "_template_" in name]
     assert [name.split(".")[0] for name in templates] == [forced]
 
 

@@ -207,10 +207,10 @@ KEPT_BETWEEN_RUNS = re.compile(r"\w+_test(_template_[0-9a-f]{12}(\.db)?|\.lock)"
 
 def leftover_test_databases(project: Path) -> list[str]:
     """Databases (or SQLite files) of this project's runs still present after they ended."""
-    return [name for name in test_databases(project) if not KEPT_BETWEEN_RUNS.fullmatch(name)]
+    return [name for name in project_databases(project) if not KEPT_BETWEEN_RUNS.fullmatch(name)]
 
 
-def test_databases(project: Path) -> list[str]:
+def project_databases(project: Path) -> list[str]:
     """Every database (or SQLite file) named after this project's test database."""
     package = project.name.replace("-", "_")
     sqlite_files = sorted(path.name for path in (project / ".test-db").glob("*"))
