@@ -30,9 +30,9 @@ from test_full_suites import (
     INSTALL_TIMEOUT_SECONDS,
     SUITE_TIMEOUT_SECONDS,
     leftover_test_databases,
+    project_databases,
     project_env,
     run_suite,
-    project_databases,
 )
 
 pytestmark = pytest.mark.full
