@@ -204,6 +204,11 @@ def _run_database_pattern(url: URL, run_id: str) -> re.Pattern[str]:
     return re.compile(rf"{name}_(?:build_({run_id})|({run_id})_(?:main|gw\d+)(?:_[a-z0-9_]+)?)")
 
 
+def _template_pattern(url: URL) -> re.Pattern[str]:
+    # Not an f-string: the project files are rendered by Jinja, which owns double braces.
+    return re.compile(re.escape(database.database_name(url)) + r"_template_([0-9a-f]{12})")
+
+
 def _live_runs(lease: RunLease) -> set[str]:
     rows = lease.rows(
         "SELECT objid FROM pg_locks WHERE locktype = 'advisory' AND objsubid = 2 "
@@ -217,12 +222,14 @@ def _live_runs(lease: RunLease) -> set[str]:
 def sweep_orphans(lease: RunLease, keep_fingerprint: str) -> list[str]:
     """Drop the databases of runs that died, and templates no live run uses any more.
     Only names this module makes are considered; returns what was dropped."""
-    name = re.escape(database.database_name(lease.url))
     run_database = _run_database_pattern(lease.url, "[0-9a-f]{8}")
-    template_database = re.compile(rf"{name}_template_([0-9a-f]{{12}})")
+    template_database = _template_pattern(lease.url)
+    # Databases first, then locks: a run locks before it creates anything, so a database
+    # listed here whose run holds no lock afterwards belongs to a dead run.
+    existing_databases = sorted(_existing_databases(lease))
     live = _live_runs(lease)
     dropped: list[str] = []
-    for existing in sorted(_existing_databases(lease)):
+    for existing in existing_databases:
         run = run_database.fullmatch(existing)
         if run and (run.group(1) or run.group(2)) not in live:
             lease.execute(_drop_statement(lease.url.set(database=existing)))

@@ -143,9 +143,9 @@ def sweep_orphans(lease: RunLease, keep_fingerprint: str) -> list[str]:
     Only names this module makes are considered; returns what was deleted."""
     directory = _directory(lease.url)
     run_file = _run_file_pattern(lease.url, "[0-9a-f]{8}")
-    template_file = re.compile(
-        rf"{re.escape(database.database_name(lease.url))}_template_([0-9a-f]{{12}})\.db"
-    )
+    # Not an f-string: the project files are rendered by Jinja, which owns double braces.
+    name = re.escape(database.database_name(lease.url))
+    template_file = re.compile(name + r"_template_([0-9a-f]{12})\.db")
     deleted: list[str] = []
     # Under the lock ensure_template holds: no run records a template it is about to use
     # while this decides which templates are unused.

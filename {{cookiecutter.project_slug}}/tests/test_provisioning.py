@@ -1,6 +1,7 @@
 """Runs share a server safely: the template is keyed by a fingerprint, and a later run
 removes what dead runs left, never what a live run uses or a name it did not make."""
 
+import secrets
 import shutil
 from pathlib import Path
 
@@ -48,7 +49,8 @@ def test_the_sweep_removes_dead_runs_databases_only(
     template = workers.template_url(request.config)
     dead = runs.worker_url(url, runs.new_run_id(), "gw0")  # no lease: as if killed
     not_ours = database.derived_url(url, "keep")
-    for made in (dead, not_ours):
+    stale_template = runs.template_url(url, secrets.token_hex(6))  # of an older migration
+    for made in (dead, not_ours, stale_template):
         database.clone_template(template, made)
     try:
         # Another run starting now: this run (whose lease is live) is a concurrent run.
@@ -61,12 +63,14 @@ def test_the_sweep_removes_dead_runs_databases_only(
         dropped = {name.split(".")[0] for name in removed}
 
         assert database.database_name(dead) in dropped
+        assert database.database_name(stale_template) in dropped
         assert database.database_name(worker_database_url) not in dropped  # a live run's
         assert database.database_name(template) not in dropped  # in use by a live run
         assert database.database_name(not_ours) not in dropped  # not a name runs make
     finally:
         database.drop_database(not_ours)
-        database.drop_database(dead)
+        for made in (dead, stale_template):
+            database.drop_database(made)
 
 
 def template_fingerprint(request: pytest.FixtureRequest) -> str:
