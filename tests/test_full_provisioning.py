@@ -115,14 +115,16 @@ def edit() -> Iterator[Edit]:
 def test_the_template_is_rebuilt_only_when_what_builds_it_changes(
     project: Path, edit: Edit
 ) -> None:
-    one_file = "tests/test_health.py"
-    forced, how = template_of(run_suite(project, "--create-db", one_file, "--create-db").output)
+    one_file = "tests/test_health.py"  # and -v, which cancels run_suite's -q: the header
+    forced, how = template_of(
+        run_suite(project, "--create-db", "-v", one_file, "--create-db").output
+    )
     assert how == "built"
-    assert template_of(run_suite(project, "unchanged", one_file).output) == (forced, "reused")
+    assert template_of(run_suite(project, "unchanged", "-v", one_file).output) == (forced, "reused")
 
     migration = project / "migrations" / "versions" / "0001_initial.py"
     edit.append(migration, "\n# A changed migration.\n")
-    migrated, how = template_of(run_suite(project, "migration", one_file).output)
+    migrated, how = template_of(run_suite(project, "migration", "-v", one_file).output)
     assert (how, migrated != forced) == ("built", True)
     edit.undo()
 
@@ -132,14 +134,14 @@ def test_the_template_is_rebuilt_only_when_what_builds_it_changes(
         "\nfrom sqlalchemy import Column, Integer, Table\n\n"
         'Table("changed_model", Base.metadata, Column("id", Integer, primary_key=True))\n',
     )
-    modelled, how = template_of(run_suite(project, "model", one_file).output)
+    modelled, how = template_of(run_suite(project, "model", "-v", one_file).output)
     assert (how, modelled not in {forced, migrated}) == ("built", True)
     edit.undo()
 
-    assert template_of(run_suite(project, "unchanged", one_file).output)[1] == "built"
-    assert template_of(run_suite(project, "unchanged", one_file).output) == (forced, "reused")
+    assert template_of(run_suite(project, "unchanged", "-v", one_file).output)[1] == "built"
+    assert template_of(run_suite(project, "unchanged", "-v", one_file).output) == (forced, "reused")
     env = {"TEST_CREATE_DB": "1"}
-    assert template_of(run_suite(project, "forced", one_file, env=env).output) == (
+    assert template_of(run_suite(project, "forced", "-v", one_file, env=env).output) == (
         forced,
         "built",
     )
@@ -191,20 +193,18 @@ def read_until(process: subprocess.Popen[str], done: re.Pattern[str] | None, res
 
 
 def test_a_killed_parallel_run_is_cleaned_up_by_the_next_plain_run(project: Path) -> None:
-    killed = start_suite(project, "-n", "2")
-    try:
-        # Both workers have reported a result: both have their own database.
-        read_until(
-            killed, re.compile(r"\[gw0\].*\n(.*\n)*.*\[gw1\]|\[gw1\].*\n(.*\n)*.*\[gw0\]"), 4
-        )
-    finally:
-        os.killpg(killed.pid, signal.SIGKILL)
-        killed.wait(timeout=30)
+    with start_suite(project, "-n", "2") as killed:
+        try:
+            # Both workers have reported a result: both have their own database.
+            read_until(killed, re.compile(r"(?s)\[gw0\].*\[gw1\]|\[gw1\].*\[gw0\]"), 4)
+        finally:
+            os.killpg(killed.pid, signal.SIGKILL)
+            killed.wait(timeout=30)
     left = leftover_test_databases(project)
     assert any("_gw0" in name for name in left), left
     assert any("_gw1" in name for name in left), left
 
-    output = run_suite(project, "after kill", "tests/test_health.py").output
+    output = run_suite(project, "after kill", "-v", "tests/test_health.py").output
     assert "removed what runs that died left" in output
     assert leftover_test_databases(project) == []
 
@@ -410,16 +410,16 @@ def kill_mid_run(
 ) -> tuple[float, int, str]:
     """Run the suite, call `stop` after 8 test results; (seconds from `stop` to the
     suite's exit, its exit status, its output)."""
-    run = start_suite(project, *args, env=env)
-    try:
-        seen = read_until(run, None, 8)
-        stopped = time.perf_counter()
-        stop()
-        rest, _ = run.communicate(timeout=SUITE_TIMEOUT_SECONDS)
-        return time.perf_counter() - stopped, run.returncode, seen + rest
-    finally:
-        if run.poll() is None:
-            os.killpg(run.pid, signal.SIGKILL)
+    with start_suite(project, *args, env=env) as run:
+        try:
+            seen = read_until(run, None, 8)
+            stopped = time.perf_counter()
+            stop()
+            rest, _ = run.communicate(timeout=SUITE_TIMEOUT_SECONDS)
+            return time.perf_counter() - stopped, run.returncode, seen + rest
+        finally:
+            if run.poll() is None:
+                os.killpg(run.pid, signal.SIGKILL)
 
 
 def assert_stopped_with_summary(seconds: float, status: int, output: str) -> None:

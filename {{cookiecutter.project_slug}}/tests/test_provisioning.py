@@ -48,7 +48,7 @@ def test_the_sweep_removes_dead_runs_databases_only(
     url = database.configured_test_url()
     template = workers.template_url(request.config)
     dead = runs.worker_url(url, runs.new_run_id(), "gw0")  # no lease: as if killed
-    not_ours = database.derived_url(url, "keep")
+    not_ours = database.derived_url(url, f"keep_{secrets.token_hex(4)}")  # runs at once
     stale_template = runs.template_url(url, secrets.token_hex(6))  # of an older migration
     for made in (dead, not_ours, stale_template):
         database.clone_template(template, made)
