@@ -201,8 +201,11 @@ def test_a_killed_run_does_not_break_the_next(
     assert leftover_test_databases(installed_project) == []
 
 
-# Kept on purpose between runs: the migrated template, and the SQLite variant's lock file.
-KEPT_BETWEEN_RUNS = re.compile(r"\w+_test(_template_[0-9a-f]{12}(\.db)?|\.lock)")
+# Kept on purpose between runs: the migrated template, empty spare copies of it (PostgreSQL),
+# and the SQLite variant's lock file.
+KEPT_BETWEEN_RUNS = re.compile(
+    r"\w+_test(_template_[0-9a-f]{12}(\.db)?|_spare_[0-9a-f]{12}_[0-9a-f]{8}|\.lock)"
+)
 
 
 def leftover_test_databases(project: Path) -> list[str]:

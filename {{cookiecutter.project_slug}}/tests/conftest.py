@@ -54,7 +54,7 @@ def worker_database_url(request: pytest.FixtureRequest) -> Iterator[URL]:
     if workers.service_lost(request.config):
         return  # the server is gone: the next run's orphan sweep drops this database
     leftovers = database.tables_with_rows(worker_url, project.METADATA)
-    database.drop_database(worker_url)
+    workers.release_worker_database(request.config, worker_url, reusable=not leftovers)
     assert not leftovers, f"Tests leaked rows into the test database: {leftovers}"
 
 

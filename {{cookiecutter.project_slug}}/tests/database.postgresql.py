@@ -134,6 +134,35 @@ def drop_database(url: URL) -> None:
     run_admin(url, [_drop_statement(url)])
 
 
+def list_databases(url: URL) -> list[str]:
+    """The names of every database on the server of `url`."""
+
+    async def run() -> list[str]:
+        engine = create_async_engine(url.set(database="postgres"), poolclass=NullPool)
+        try:
+            async with engine.connect() as connection:
+                result = await connection.execute(text("SELECT datname FROM pg_database"))
+                return sorted(name for (name,) in result)
+        finally:
+            await engine.dispose()
+
+    return asyncio.run(run())
+
+
+def empty_database(url: URL, metadata: MetaData) -> None:
+    """Empty every table of the metadata and restart its sequences, as if new."""
+
+    async def run() -> None:
+        engine = create_async_engine(url, poolclass=NullPool)
+        try:
+            async with engine.begin() as connection:
+                await empty_tables(connection, metadata)
+        finally:
+            await engine.dispose()
+
+    asyncio.run(run())
+
+
 def tables_with_rows(url: URL, metadata: MetaData) -> dict[str, int]:
     """Tables that are not empty, with their row counts: a test leaked data into them."""
 

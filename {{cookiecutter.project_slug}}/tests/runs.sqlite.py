@@ -116,6 +116,15 @@ def _template_lock(url: URL) -> Iterator[None]:
         yield
 
 
+def claim_spare(url: URL, template_fingerprint: str, target: URL) -> bool:
+    """Copying a template file costs milliseconds: no spare databases with SQLite."""
+    return False
+
+
+def release_worker_database(url: URL, template_fingerprint: str, worker: URL) -> None:
+    database.drop_database(worker)
+
+
 def _lease_holder(path: Path) -> str | None:
     """The fingerprint a live run's lease records, or None when its run is dead."""
     try:

@@ -3,9 +3,8 @@
 The controller (plugin.py's session start) takes a lease for the run and readies the
 template; xdist workers learn the run's id and template through `workerinput`.
 """
-{% if cookiecutter.use_redis == "y" %}
+
 import os
-{%- endif %}
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -60,10 +59,28 @@ def worker_database_url(config: pytest.Config) -> URL:
 
 
 def cloned_worker_database(config: pytest.Config) -> URL:
-    """This process's own database, a fresh copy of the run's migrated template."""
+    """This process's own database, a fresh copy of the run's migrated template (or an
+    emptied one an earlier run left as a spare: see runs.py)."""
     url = worker_database_url(config)
-    database.clone_template(template_url(config), url)
+    fingerprint = _from_controller(config)[_TEMPLATE_FINGERPRINT]
+    configured = database.configured_test_url()
+    if not (speedups_enabled() and runs.claim_spare(configured, fingerprint, url)):
+        database.clone_template(template_url(config), url)
     return url
+
+
+def speedups_enabled() -> bool:
+    # speedups.enabled(), not imported: pytest imports that module itself, as a plugin.
+    return os.environ.get("TEST_SPEEDUPS", "1") != "0"
+
+
+def release_worker_database(config: pytest.Config, url: URL, reusable: bool) -> None:
+    """Drop this process's database, or keep it as a spare when it is empty."""
+    if reusable and speedups_enabled():
+        fingerprint = _from_controller(config)[_TEMPLATE_FINGERPRINT]
+        runs.release_worker_database(database.configured_test_url(), fingerprint, url)
+    else:
+        database.drop_database(url)
 
 
 def template_url(config: pytest.Config) -> URL:
