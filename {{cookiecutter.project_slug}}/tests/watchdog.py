@@ -33,7 +33,10 @@ class Watchdog:
     def _watch(self) -> None:
         failed = 0
         while not self._stopped.wait(PROBE_INTERVAL_SECONDS):
-            cause = workers.lost_service_cause()
+            try:
+                cause = workers.lost_service_cause()
+            except Exception:  # a probe that breaks says nothing about a loss
+                cause = None
             failed = failed + 1 if cause else 0
             if cause and failed >= FAILED_PROBES_TO_STOP:
                 workers.announce_loss(self._session.config, cause)
