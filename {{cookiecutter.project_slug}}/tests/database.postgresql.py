@@ -149,6 +149,10 @@ def list_databases(url: URL) -> list[str]:
     return asyncio.run(run())
 
 
+def database_exists(url: URL) -> bool:
+    return database_name(url) in list_databases(url)
+
+
 def empty_database(url: URL, metadata: MetaData) -> None:
     """Empty every table of the metadata and restart its sequences, as if new."""
 

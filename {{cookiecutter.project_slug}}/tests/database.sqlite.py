@@ -101,6 +101,10 @@ def drop_database(url: URL) -> None:
         leftover.unlink(missing_ok=True)
 
 
+def database_exists(url: URL) -> bool:
+    return Path(url.database or "").exists()
+
+
 def tables_with_rows(url: URL, metadata: MetaData) -> dict[str, int]:
     """Tables that are not empty, with their row counts: a test leaked data into them."""
 
