@@ -81,7 +81,7 @@ COMMON_FILES = (
     "tests/database.py",
     "tests/runs.py",
     "tests/fingerprint.py",
-    "tests/watchdog.py",
+    "tests/lost_service.py",
 )
 REDIS_FILES = ("src/{package}/rate_limit.py", "tests/test_rate_limit.py")
 GITHUB_FILES = (".github/workflows/ci.yml",)

@@ -11,22 +11,21 @@ import asyncio
 import functools
 import inspect
 import os
-from collections.abc import Callable, Coroutine, Generator
+from collections.abc import Callable, Coroutine
 from typing import Any
 
 import pytest
-from sqlalchemy.exc import DBAPIError
 
 from . import database, project, runs, workers
-from .watchdog import Watchdog
 {%- if cookiecutter.use_redis == "y" %}
 from .workers import check_redis, configured_redis_url, is_xdist_worker
 {%- else %}
 from .workers import is_xdist_worker
 {%- endif %}
 
+# A service lost mid-run stops the run: its hooks and watchdog are a plugin of their own.
+pytest_plugins = ["tests.lost_service"]
 DEFAULT_ASYNC_TIMEOUT_SECONDS = 10.0
-WATCHDOG = pytest.StashKey[Watchdog]()
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -63,8 +62,6 @@ def pytest_sessionstart(session: pytest.Session) -> None:
         session.config.stash[workers.TEMPLATE] = template
         dropped = runs.sweep_orphans(lease, template.fingerprint)
         session.config.stash[workers.ORPHANS_DROPPED] = dropped
-        session.config.stash[WATCHDOG] = watchdog = Watchdog(session)
-        watchdog.start()
     except database.ProvisioningError as exc:
         if workers.RUN_LEASE in session.config.stash:
             runs.finish_run(session.config.stash[workers.RUN_LEASE])
@@ -97,60 +94,9 @@ def pytest_report_header(config: pytest.Config) -> list[str]:
 def pytest_sessionfinish(session: pytest.Session) -> None:
     if is_xdist_worker(session.config):
         return
-    if (watchdog := session.config.stash.get(WATCHDOG, None)) is not None:
-        watchdog.stop()
     if (lease := session.config.stash.get(workers.RUN_LEASE, None)) is not None:
         workers.forget_loss(session.config)
         runs.finish_run(lease)
-
-
-# ── Lost service: the first test that meets it stops the run, with the cause ─────────────
-
-
-@pytest.hookimpl(wrapper=True)
-def pytest_runtest_makereport(
-    item: pytest.Item, call: pytest.CallInfo[None]
-) -> Generator[None, pytest.TestReport, pytest.TestReport]:
-    report = yield
-    if (
-        report.failed
-        and call.excinfo is not None
-        and not item.session.shouldstop
-        and _may_be_connection_loss(call.excinfo.value)
-        and (cause := workers.lost_service_cause()) is not None
-    ):
-        # Instead of every remaining test failing one by one: stop after this one.
-        workers.announce_loss(item.config, cause)
-        item.session.shouldstop = cause
-    return report
-
-
-@pytest.hookimpl(tryfirst=True)
-def pytest_runtest_protocol(item: pytest.Item) -> bool | None:
-    """Run no further test once a service is known lost (by another xdist worker, or the
-    watchdog): True tells pytest this test is dealt with, and the run stops."""
-    if cause := workers.announced_loss(item.config):
-        item.session.shouldstop = cause
-        return True
-    return None
-
-
-def _may_be_connection_loss(error: BaseException) -> bool:
-    """An OS or driver error anywhere in the chain: worth one probe of the services."""
-    pending, seen = [error], set()
-    while pending:
-        exc = pending.pop()
-        if id(exc) in seen:
-            continue
-        seen.add(id(exc))
-        if isinstance(exc, OSError | DBAPIError) or type(exc).__module__.startswith(
-            ("asyncpg", "redis", "aiosqlite", "sqlite3")
-        ):
-            return True
-        pending += [e for e in (exc.__cause__, exc.__context__) if e is not None]
-        if isinstance(exc, BaseExceptionGroup):
-            pending += exc.exceptions
-    return False
 
 
 # ── Per-test asyncio timeout: a stuck await fails its own test, with its own traceback ──
