@@ -38,7 +38,8 @@ class Watchdog:
         failed = 0
         while not self._stopped.wait(PROBE_INTERVAL_SECONDS):
             try:
-                cause = workers.lost_service_cause()
+                answer = workers.services_answer(self._session.config)
+                cause = None if answer else workers.lost_service_cause()
             except Exception:  # a probe that breaks says nothing about a loss
                 cause = None
             failed = failed + 1 if cause else 0

@@ -86,9 +86,13 @@ class RunLease:
         self._connection: AsyncConnection | None = None
         self._call(self._open())
 
-    def _call(self, work: Coroutine[Any, Any, T]) -> T:
+    def _call(self, work: Coroutine[Any, Any, T], timeout: float | None = None) -> T:
         future = asyncio.run_coroutine_threadsafe(work, self._loop)
-        return future.result()
+        try:
+            return future.result(timeout)
+        except TimeoutError:
+            future.cancel()
+            raise
 
     async def _open(self) -> None:
         self._engine = create_async_engine(
@@ -120,6 +124,14 @@ class RunLease:
             return [tuple(row) for row in result]
 
         return self._call(fetch())
+
+    def answers(self) -> bool:
+        """The server answers on the lease's connection: a probe that opens nothing new."""
+        try:
+            self._call(self._execute("SELECT 1"), timeout=database.CONNECT_TIMEOUT_SECONDS)
+        except Exception:  # closed, reset, timed out: all mean "no answer"
+            return False
+        return True
 
     def close(self) -> None:
         """End the lease; never raises (the server may be gone: the lock is gone with it)."""

@@ -75,6 +75,10 @@ class RunLease:
         self._file.write(template_fingerprint)
         self._file.flush()
 
+    def answers(self) -> bool:
+        """SQLite has no server: the lease's directory is still there."""
+        return _directory(self.url).is_dir()
+
     def close(self) -> None:
         _lease_path(self.url, self.run_id).unlink(missing_ok=True)
         self._file.close()
