@@ -139,15 +139,17 @@ def lost_service_cause() -> str | None:
 def services_answer(config: pytest.Config) -> bool:
     """A cheap check for the watchdog: the run's open lease connection{% if cookiecutter.use_redis == "y" %} and a Redis PING{% endif %}.
     It creates no engine, so it never shows up in a test that watches engines."""
+{%- if cookiecutter.use_redis == "y" %}
     if not config.stash[RUN_LEASE].answers():
         return False
-{%- if cookiecutter.use_redis == "y" %}
     try:
         check_redis(configured_redis_url())
     except database.ProvisioningError:
         return False
-{%- endif %}
     return True
+{%- else %}
+    return config.stash[RUN_LEASE].answers()
+{%- endif %}
 
 
 def _lost(service: str, exc: BaseException) -> str:
