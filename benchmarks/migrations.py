@@ -183,18 +183,18 @@ def _report(
 
 
 def _drop_templates(envs: Sequence[dict[str, str]]) -> None:
-    """The cached templates of the two projects (their runs dropped everything else)."""
+    """What the two projects' runs keep between runs: their templates and spares."""
     for env in envs:
         name = make_url(env["TEST_DATABASE_URL"]).database
         psql = ["psql", "-h", "127.0.0.1", "-U", "postgres", "-Atc"]
         listed = subprocess.run(
-            [*psql, f"SELECT datname FROM pg_database WHERE datname LIKE '{name}_template_%'"],
+            [*psql, f"SELECT datname FROM pg_database WHERE datname LIKE '{name}_%'"],
             capture_output=True,
             text=True,
             check=False,
         )
-        for template in listed.stdout.split():
-            drop = f'DROP DATABASE IF EXISTS "{template}" WITH (FORCE)'
+        for kept in listed.stdout.split():
+            drop = f'DROP DATABASE IF EXISTS "{kept}" WITH (FORCE)'
             subprocess.run([*psql, drop], capture_output=True, check=False)
 
 
