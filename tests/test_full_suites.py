@@ -217,8 +217,20 @@ def test_a_killed_run_does_not_break_the_next(
     assert leftover_test_databases(installed_project) == []
 
 
+# Kept on purpose between runs: the migrated template, empty spare copies of it (PostgreSQL),
+# and the SQLite variant's lock file.
+KEPT_BETWEEN_RUNS = re.compile(
+    r"\w+_test(_template_[0-9a-f]{12}(\.db)?|_spare_[0-9a-f]{12}_[0-9a-f]{8}|\.lock)"
+)
+
+
 def leftover_test_databases(project: Path) -> list[str]:
-    """Databases (or SQLite files) of this project still present after its suite ended."""
+    """Databases (or SQLite files) of this project's runs still present after they ended."""
+    return [name for name in project_databases(project) if not KEPT_BETWEEN_RUNS.fullmatch(name)]
+
+
+def project_databases(project: Path) -> list[str]:
+    """Every database (or SQLite file) named after this project's test database."""
     package = project.name.replace("-", "_")
     sqlite_files = sorted(path.name for path in (project / ".test-db").glob("*"))
     if (project / "src" / package / "db.py").read_text(encoding="utf-8").count("sqlite"):

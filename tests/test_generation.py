@@ -90,6 +90,9 @@ COMMON_FILES = (
     "tests/factories.py",
     "tests/database.py",
     "tests/test_contract.py",
+    "tests/runs.py",
+    "tests/fingerprint.py",
+    "tests/lost_service.py",
 )
 REDIS_FILES = ("src/{package}/rate_limit.py", "tests/test_rate_limit.py")
 GITHUB_FILES = (".github/workflows/ci.yml",)

@@ -49,12 +49,12 @@ pytest_plugins = ["tests.plugin", "tests.speedups"]
 def worker_database_url(request: pytest.FixtureRequest) -> Iterator[URL]:
     """This worker's private database, migrated (via the template) and empty. At the end
     it must still be empty: rows left behind mean a test broke isolation."""
-    url = database.configured_test_url()
-    worker_url = database.derived_url(url, workers.worker_name(request.config))
-    database.clone_template(workers.template_url(url), worker_url)
+    worker_url = workers.cloned_worker_database(request.config)
     yield worker_url
+    if workers.service_lost(request.config):
+        return  # the server is gone: the next run's orphan sweep drops this database
     leftovers = database.tables_with_rows(worker_url, project.METADATA)
-    database.drop_database(worker_url)
+    workers.release_worker_database(request.config, worker_url, reusable=not leftovers)
     assert not leftovers, f"Tests leaked rows into the test database: {leftovers}"
 
 

@@ -118,12 +118,6 @@ def create_empty_database(url: URL) -> None:
     run_admin(url, [_drop_statement(url), f"CREATE DATABASE {quote(database_name(url))}"])
 
 
-def create_template(url: URL) -> None:
-    """(Re)create the template database and migrate it: once per test session."""
-    create_empty_database(url)
-    migrate(url)
-
-
 def clone_template(template: URL, target: URL) -> None:
     """A worker's own database, copied from the migrated template in milliseconds."""
     name = quote(database_name(target))
@@ -138,6 +132,39 @@ def clone_template(template: URL, target: URL) -> None:
 
 def drop_database(url: URL) -> None:
     run_admin(url, [_drop_statement(url)])
+
+
+def list_databases(url: URL) -> list[str]:
+    """The names of every database on the server of `url`."""
+
+    async def run() -> list[str]:
+        engine = create_async_engine(url.set(database="postgres"), poolclass=NullPool)
+        try:
+            async with engine.connect() as connection:
+                result = await connection.execute(text("SELECT datname FROM pg_database"))
+                return sorted(name for (name,) in result)
+        finally:
+            await engine.dispose()
+
+    return asyncio.run(run())
+
+
+def database_exists(url: URL) -> bool:
+    return database_name(url) in list_databases(url)
+
+
+def empty_database(url: URL, metadata: MetaData) -> None:
+    """Empty every table of the metadata and restart its sequences, as if new."""
+
+    async def run() -> None:
+        engine = create_async_engine(url, poolclass=NullPool)
+        try:
+            async with engine.begin() as connection:
+                await empty_tables(connection, metadata)
+        finally:
+            await engine.dispose()
+
+    asyncio.run(run())
 
 
 def tables_with_rows(url: URL, metadata: MetaData) -> dict[str, int]:

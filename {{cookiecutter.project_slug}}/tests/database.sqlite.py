@@ -88,12 +88,6 @@ def create_empty_database(url: URL) -> None:
     drop_database(url)
 
 
-def create_template(url: URL) -> None:
-    """(Re)create the template file and migrate it: once per test session."""
-    create_empty_database(url)
-    migrate(url)
-
-
 def clone_template(template: URL, target: URL) -> None:
     """A worker's own database: a copy of the migrated template file."""
     drop_database(target)
@@ -105,6 +99,10 @@ def drop_database(url: URL) -> None:
     path = Path(url.database or "")
     for leftover in (path, path.with_name(f"{path.name}-wal"), path.with_name(f"{path.name}-shm")):
         leftover.unlink(missing_ok=True)
+
+
+def database_exists(url: URL) -> bool:
+    return Path(url.database or "").exists()
 
 
 def tables_with_rows(url: URL, metadata: MetaData) -> dict[str, int]:

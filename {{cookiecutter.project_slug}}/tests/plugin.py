@@ -17,14 +17,25 @@ from typing import Any
 
 import pytest
 
-from . import database, guards, project
+from . import database, guards, project, runs, workers
 {%- if cookiecutter.use_redis == "y" %}
-from .workers import check_redis, configured_redis_url, is_xdist_worker, template_url
+from .workers import check_redis, configured_redis_url, is_xdist_worker
 {%- else %}
-from .workers import is_xdist_worker, template_url
+from .workers import is_xdist_worker
 {%- endif %}
 
+# A service lost mid-run stops the run: its hooks and watchdog are a plugin of their own.
+pytest_plugins = ["tests.lost_service"]
 DEFAULT_ASYNC_TIMEOUT_SECONDS = 10.0
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--create-db",
+        action="store_true",
+        help="Rebuild the migrated template database even if nothing it is built from "
+        "changed (also TEST_CREATE_DB=1).",
+    )
 
 
 def pytest_sessionstart(session: pytest.Session) -> None:
@@ -33,7 +44,8 @@ def pytest_sessionstart(session: pytest.Session) -> None:
     url = database.configured_test_url()
     try:
         database.require_test_database(url)
-        database.check_server(url)
+        lease = runs.start_run(url)
+        session.config.stash[workers.RUN_LEASE] = lease
 {%- if cookiecutter.use_redis == "y" %}
         check_redis(configured_redis_url())
         settings = project.build_settings(
@@ -46,17 +58,46 @@ def pytest_sessionstart(session: pytest.Session) -> None:
             raise database.ProvisioningError(
                 "tests/project.py names something that does not fit:\n- " + "\n- ".join(problems)
             )
-        database.create_template(template_url(url))
+        force = session.config.getoption("create_db") or os.environ.get("TEST_CREATE_DB") == "1"
+        template = runs.ensure_template(lease, force_rebuild=force)
+        session.config.stash[workers.TEMPLATE] = template
+        dropped = runs.sweep_orphans(lease, template.fingerprint)
+        session.config.stash[workers.ORPHANS_DROPPED] = dropped
     except database.ProvisioningError as exc:
+        if workers.RUN_LEASE in session.config.stash:
+            runs.finish_run(session.config.stash[workers.RUN_LEASE])
         pytest.exit(str(exc), returncode=pytest.ExitCode.USAGE_ERROR)
 
 
+@pytest.hookimpl(optionalhook=True)
+def pytest_configure_node(node: Any) -> None:
+    """xdist: each worker learns the run's id and template from the controller."""
+    node.workerinput.update(workers.for_workers(node.config))
+
+
+def pytest_report_header(config: pytest.Config) -> list[str]:
+    template = config.stash.get(workers.TEMPLATE, None)
+    if template is None or is_xdist_worker(config):
+        return []
+    name = database.database_name(template.url)
+    if template.built_seconds is None:
+        how = f"{name} reused (migrations, models and server unchanged)"
+    else:
+        how = f"{name} built in {template.built_seconds:.2f} s"
+    lines = [f"test run {config.stash[workers.RUN_LEASE].run_id}, template database {how}"]
+    if dropped := config.stash.get(workers.ORPHANS_DROPPED, []):
+        lines.append(f"removed what runs that died left: {', '.join(dropped)}")
+    return lines
+
+
+# trylast: after pytest has torn down the session fixtures that use the run's databases.
+@pytest.hookimpl(trylast=True)
 def pytest_sessionfinish(session: pytest.Session) -> None:
     if is_xdist_worker(session.config):
         return
-    url = database.configured_test_url()
-    if database.database_name(url).endswith(database.TEST_NAME_SUFFIX):
-        database.drop_database(template_url(url))
+    if (lease := session.config.stash.get(workers.RUN_LEASE, None)) is not None:
+        workers.forget_loss(session.config)
+        runs.finish_run(lease)
 
 
 # ── Per async test: one clock (the asyncio timeout) and no task left running ──────────
