@@ -124,7 +124,10 @@ def test_the_final_step_is_copy_these_files_set_these_names(bake: Bake) -> None:
         assert f"`{name}`" in last_step, f"adopting.md's file table does not list {name}"
 
 
-NUMBER_WORDS = "zero one two three four five six seven eight nine ten eleven twelve"
+NUMBER_WORDS = (
+    "zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen "
+    "fifteen sixteen seventeen eighteen nineteen twenty"
+)
 
 
 def number_word(number: int) -> str:
