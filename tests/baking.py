@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import re
 import sys
 from collections.abc import Callable, Mapping
 from pathlib import Path
@@ -20,6 +21,12 @@ HOOKS_DIR = TEMPLATE_DIR / "hooks"
 PROJECT_TEMPLATE_DIR = TEMPLATE_DIR / "{{cookiecutter.project_slug}}"
 
 Bake = Callable[..., Path]
+
+# What a generated suite keeps on purpose between runs: the migrated template, empty spare
+# copies of it (PostgreSQL), and the SQLite variant's lock file.
+KEPT_BETWEEN_RUNS = re.compile(
+    r"\w+_test(_template_[0-9a-f]{12}(\.db)?|_spare_[0-9a-f]{12}_[0-9a-f]{8}|\.lock)"
+)
 
 
 class Combination(NamedTuple):

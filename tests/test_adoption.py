@@ -32,7 +32,7 @@ from adoption_guide import (
     read_steps,
     touches_harness,
 )
-from baking import Bake
+from baking import KEPT_BETWEEN_RUNS, Bake
 
 # Ends in _test: the harness refuses anything else. Unique to this test, so no other
 # bake or helper shares its databases (the harness derives _template, _main, _gw0, ...).
@@ -181,6 +181,11 @@ def databases_left() -> list[str]:
     return sorted(line for line in listed.splitlines() if line)
 
 
+def run_databases_left() -> list[str]:
+    """Databases of finished runs, less the template and spares kept on purpose."""
+    return [name for name in databases_left() if not KEPT_BETWEEN_RUNS.fullmatch(name)]
+
+
 def run_pytest(
     project: Path, report: Path, *args: str, env: dict[str, str] | None = None
 ) -> tuple[subprocess.CompletedProcess[str], float]:
@@ -273,7 +278,8 @@ def app_factory_check_catches(project: Path, report: Path, break_it: tuple[str, 
 def adoption_database() -> Iterator[None]:
     recreate_database()
     yield
-    psql(f"DROP DATABASE IF EXISTS {DATABASE} WITH (FORCE)")
+    for name in databases_left():  # the configured one, and the template and spares it kept
+        psql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 @pytest.mark.full
@@ -333,8 +339,8 @@ def test_the_guide_moves_the_legacy_project_onto_the_patterns(bake: Bake, tmp_pa
         assert result.returncode == 0, f"{mode}:\n{result.stdout[-4000:]}"
         assert not re.search(r"\d+ (failed|errors?)", result.stdout.splitlines()[-1])
         runs[mode] = figures(tmp_path / "after.xml", seconds)
-    # The harness fails a run that leaves rows; its databases are gone after each run.
-    assert databases_left() == [DATABASE]
+    # The harness fails a run that leaves rows; its run databases are gone after each run.
+    assert run_databases_left() == [DATABASE]
     assert import_check(project).returncode == 0
     models_alone, with_app = registered_tables(project)
     assert models_alone == with_app
@@ -342,7 +348,7 @@ def test_the_guide_moves_the_legacy_project_onto_the_patterns(bake: Bake, tmp_pa
     # logging handler added per app.
     assert app_factory_check_catches(project, tmp_path / "guard.xml", INITIALISE_ONCE)
     assert app_factory_check_catches(project, tmp_path / "handler.xml", HANDLER_PER_APP)
-    assert databases_left() == [DATABASE]
+    assert run_databases_left() == [DATABASE]
 
     adopting = (TEMPLATE_DIR / "docs" / "adopting.md").read_text(encoding="utf-8")
     print(

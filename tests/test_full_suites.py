@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import NamedTuple
 
 import pytest
-from baking import Bake, Combination, load_hook
+from baking import KEPT_BETWEEN_RUNS, Bake, Combination, load_hook
 
 pytestmark = pytest.mark.full
 
@@ -215,13 +215,6 @@ def test_a_killed_run_does_not_break_the_next(
     run = run_suite(installed_project, "after kill")
     report(capsys, installed_project, run)
     assert leftover_test_databases(installed_project) == []
-
-
-# Kept on purpose between runs: the migrated template, empty spare copies of it (PostgreSQL),
-# and the SQLite variant's lock file.
-KEPT_BETWEEN_RUNS = re.compile(
-    r"\w+_test(_template_[0-9a-f]{12}(\.db)?|_spare_[0-9a-f]{12}_[0-9a-f]{8}|\.lock)"
-)
 
 
 def leftover_test_databases(project: Path) -> list[str]:
