@@ -122,7 +122,7 @@ def configured_backstop(config: pytest.Config) -> float:
     """pytest-timeout's run-wide timeout, read as it reads it (option, then environment,
     then ini); 0 means none."""
     for value in (config.getoption("timeout", None), os.environ.get("PYTEST_TIMEOUT")):
-        if value not in (None, ""):
+        if value is not None and value != "":
             return float(value)
     try:
         return float(config.getini("timeout") or 0)

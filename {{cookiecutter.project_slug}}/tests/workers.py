@@ -113,7 +113,7 @@ def announced_loss(config: pytest.Config) -> str | None:
             config.stash[SERVICE_LOST] = _loss_flag(config).read_text(encoding="utf-8")
         except FileNotFoundError:
             return None
-    return config.stash.get(SERVICE_LOST, None)
+    return config.stash[SERVICE_LOST]
 
 
 def forget_loss(config: pytest.Config) -> None:
