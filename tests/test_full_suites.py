@@ -56,16 +56,27 @@ def project_env() -> dict[str, str]:
     return env
 
 
-def run_suite(project: Path, mode: str, *args: str, env: dict[str, str] | None = None) -> SuiteRun:
-    started = time.perf_counter()
-    result = subprocess.run(
-        ["uv", "run", "--no-progress", "pytest", "-q", "-p", "no:cacheprovider", *args],
+def run_in(
+    project: Path, command: list[str], env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    """`command` in the project's directory, as the user's shell would run it."""
+    return subprocess.run(
+        command,
         cwd=project,
         env=project_env() | (env or {}),
         capture_output=True,
         text=True,
         timeout=SUITE_TIMEOUT_SECONDS,
         check=False,
+    )
+
+
+def run_suite(project: Path, mode: str, *args: str, env: dict[str, str] | None = None) -> SuiteRun:
+    started = time.perf_counter()
+    result = run_in(
+        project,
+        ["uv", "run", "--no-progress", "pytest", "-q", "-p", "no:cacheprovider", *args],
+        env,
     )
     seconds = time.perf_counter() - started
     output = result.stdout + result.stderr
@@ -115,14 +126,9 @@ def test_a_subset_run_passes_without_the_coverage_floor(
 
 def test_installed_pytest_plugins_load_without_configuration(installed_project: Path) -> None:
     # anyio (installed with httpx) ships a pytest plugin; nothing in pyproject names it.
-    result = subprocess.run(
+    result = run_in(
+        installed_project,
         ["uv", "run", "--no-progress", "pytest", "--fixtures", "-q", "-p", "no:cacheprovider"],
-        cwd=installed_project,
-        env=project_env(),
-        capture_output=True,
-        text=True,
-        timeout=SUITE_TIMEOUT_SECONDS,
-        check=False,
     )
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     assert "anyio_backend" in result.stdout
@@ -149,15 +155,7 @@ def test_the_printed_next_steps_work_in_order(installed_project: Path) -> None:
     package = installed_project.name.replace("-", "_")
     try:
         for command in commands:
-            result = subprocess.run(
-                command.split(),
-                cwd=installed_project,
-                env=project_env(),
-                capture_output=True,
-                text=True,
-                timeout=SUITE_TIMEOUT_SECONDS,
-                check=False,
-            )
+            result = run_in(installed_project, command.split())
             output = result.stdout + result.stderr
             assert result.returncode == 0, f"{command!r} failed:\n{output[-3000:]}"
     finally:
@@ -295,7 +293,8 @@ def test_a_culprit_fails_by_name_in_any_order(installed_project: Path) -> None:
     module.write_text(CULPRITS)
     try:
         for seed in ("1", "2", "3"):
-            result = subprocess.run(
+            result = run_in(
+                installed_project,
                 [
                     "uv",
                     "run",
@@ -311,12 +310,6 @@ def test_a_culprit_fails_by_name_in_any_order(installed_project: Path) -> None:
                     "--timeout",
                     "1",
                 ],
-                cwd=installed_project,
-                env=project_env(),
-                capture_output=True,
-                text=True,
-                timeout=SUITE_TIMEOUT_SECONDS,
-                check=False,
             )
             output = result.stdout + result.stderr
             summary = result.stdout.strip().splitlines()[-1]

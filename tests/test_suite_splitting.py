@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 from baking import Bake, Combination
-from test_full_suites import INSTALL_TIMEOUT_SECONDS, SUITE_TIMEOUT_SECONDS, project_env
+from test_full_suites import INSTALL_TIMEOUT_SECONDS, project_env, run_in
 
 pytestmark = pytest.mark.full
 
@@ -61,15 +61,7 @@ def pytest_command(project: Path, *args: str) -> list[str]:
 
 
 def run_pytest(project: Path, *args: str) -> str:
-    result = subprocess.run(
-        pytest_command(project, *args),
-        cwd=project,
-        env=project_env(),
-        capture_output=True,
-        text=True,
-        timeout=SUITE_TIMEOUT_SECONDS,
-        check=False,
-    )
+    result = run_in(project, pytest_command(project, *args))
     output = result.stdout + result.stderr
     assert result.returncode == 0, f"pytest {' '.join(args)} failed:\n{output[-6000:]}"
     return result.stdout
