@@ -126,14 +126,18 @@ async def test_a_trusted_proxy_names_the_client(test_settings: Settings, redis: 
     assert await redis.get(counter) == b"1"
 
 
-async def test_login_answers_503_when_redis_is_down(test_settings: Settings) -> None:
-    app = create_app(test_settings.model_copy(update={"redis_url": UNREACHABLE_REDIS}))
-    async with LifespanManager(app) as manager:
+async def _login_with(settings: Settings) -> httpx.Response:
+    """One login attempt on an app of its own, built with `settings`."""
+    async with LifespanManager(create_app(settings)) as manager:
         transport = httpx.ASGITransport(app=manager.app)
         async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
-            response = await client.post(
+            return await client.post(
                 "/auth/login", json={"email": "someone@example.com", "password": "whatever"}
             )
+
+
+async def test_login_answers_503_when_redis_is_down(test_settings: Settings) -> None:
+    response = await _login_with(test_settings.model_copy(update={"redis_url": UNREACHABLE_REDIS}))
 
     assert response.status_code == 503
     assert response.headers["content-type"] == "application/problem+json"
@@ -149,13 +153,7 @@ async def test_login_answers_503_when_redis_does_not_answer(test_settings: Setti
         settings = test_settings.model_copy(
             update={"redis_url": f"redis://{host}:{port}/0", "redis_timeout_seconds": 0.2}
         )
-        app = create_app(settings)
-        async with LifespanManager(app) as manager:
-            transport = httpx.ASGITransport(app=manager.app)
-            async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
-                response = await client.post(
-                    "/auth/login", json={"email": "someone@example.com", "password": "whatever"}
-                )
+        response = await _login_with(settings)
 
     assert response.status_code == 503
     assert response.headers["content-type"] == "application/problem+json"

@@ -37,20 +37,18 @@ async def login(
     # password on many accounts. The address is the connecting one unless it is a trusted
     # proxy (settings.trusted_proxies), so a client cannot pick a new one per attempt.
     client_address = request.client.host if request.client else "unknown"
-    await FixedWindowRateLimiter(
-        redis,
-        key_prefix=settings.redis_key_prefix,
-        limit=settings.login_rate_limit_per_address,
-        window_seconds=settings.login_rate_window_seconds,
-        timeout_seconds=settings.redis_timeout_seconds,
-    ).hit(f"login:address:{client_address}")
-    await FixedWindowRateLimiter(
-        redis,
-        key_prefix=settings.redis_key_prefix,
-        limit=settings.login_rate_limit_per_account,
-        window_seconds=settings.login_rate_window_seconds,
-        timeout_seconds=settings.redis_timeout_seconds,
-    ).hit(f"login:account:{users.normalize_email(body.email)}")
+    counters = {
+        f"login:address:{client_address}": settings.login_rate_limit_per_address,
+        f"login:account:{users.normalize_email(body.email)}": settings.login_rate_limit_per_account,
+    }
+    for key, limit in counters.items():
+        await FixedWindowRateLimiter(
+            redis,
+            key_prefix=settings.redis_key_prefix,
+            limit=limit,
+            window_seconds=settings.login_rate_window_seconds,
+            timeout_seconds=settings.redis_timeout_seconds,
+        ).hit(key)
 {%- endif %}
     user = await users.authenticate(session, hasher, email=body.email, password=body.password)
     return Token(access_token=create_access_token(user.id, settings))
