@@ -145,7 +145,7 @@ import pytest_asyncio
 from asgi_lifespan import LifespanManager
 from fastapi import APIRouter, Depends
 
-from tests import guards, project
+from tests import guards, project, speedups
 from tests.clients import client_for
 from tests.factories import DEFAULT_PASSWORD, ItemFactory, UserFactory, persist
 from tests.sessions import sessionmaker_on, sessions_on
@@ -231,9 +231,20 @@ class Rival:
 
 
 @pytest_asyncio.fixture(scope="session", loop_scope="session")
-async def rival_app(worker_settings):
+async def rival_app(worker_settings, worker_database_url):
     app = project.APP_FACTORY(worker_settings)
     async with LifespanManager(app) as manager:
+        # That design connects to the server directly, once: its pool keeps the
+        # connection, so only this first connect has to bypass the generated design's
+        # pooler (tests/speedups.py), if there is one.
+        pooled = getattr(speedups, "_pooled_databases", {{}})
+        address = pooled.pop(worker_database_url.database, None)
+        try:
+            async with project.engine_of(app).connect():
+                pass
+        finally:
+            if address is not None:
+                pooled[worker_database_url.database] = address
         yield app, manager
 
 

@@ -26,6 +26,7 @@ Needs the same services as the generated suite (PostgreSQL; Redis when use_redis
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import shutil
@@ -47,6 +48,9 @@ from sqlalchemy.engine import make_url
 
 TEMPLATE_DIR = Path(__file__).resolve().parent.parent
 BENCH_DIR = Path(__file__).resolve().parent
+sys.path.insert(0, str(TEMPLATE_DIR))  # the template's tests/pgbouncer.py
+from tests import pgbouncer  # noqa: E402
+
 BENCH_MODULE = "test_zz_benchmark.py"
 FLOOR_SAMPLES = 60
 
@@ -154,9 +158,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         env = _environment(args.database)
         _step(f"uv sync in {project}")
         _run(["uv", "sync", "--quiet"], project, env)
-        load_before = os.getloadavg()
-        results = _measure(project, env, args)
-        results["load"] = (load_before, os.getloadavg())
+        with contextlib.ExitStack() as services:
+            if args.database == "postgresql" and args.pooler == "on":
+                # As `make test` runs it: through compose.test.yaml's PgBouncer.
+                env["TEST_DATABASE_POOLER"] = services.enter_context(pgbouncer.running()).address
+            load_before = os.getloadavg()
+            results = _measure(project, env, args)
+            results["load"] = (load_before, os.getloadavg())
+            results["pooler"] = env.get("TEST_DATABASE_POOLER", "")
         _report(args, results)
     finally:
         if args.keep:
@@ -195,6 +204,19 @@ def _parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         type=int,
         default=1,
         help="run each measurement R times and keep the fastest (shared machines; default 1)",
+    )
+    parser.add_argument(
+        "--pooler",
+        choices=["on", "off"],
+        default="on",
+        help="PostgreSQL: run the generated design through a private PgBouncer, as `make "
+        "test` does (default on; needs the pgbouncer binary)",
+    )
+    parser.add_argument(
+        "--lever-rounds",
+        type=int,
+        default=3,
+        help="rounds of the levers comparison, each lever on and off interleaved (3; 0 skips)",
     )
     parser.add_argument(
         "--profile",
@@ -360,6 +382,9 @@ def _measure(project: Path, env: dict[str, str], args: argparse.Namespace) -> di
                 outcome = _pytest(project, env, extra, server=server)
                 _keep_fastest(results["bulk"].setdefault((count, mode), {}), *outcome)
 
+    if args.lever_rounds:
+        results["levers"] = _measure_levers(project, env, args)
+
     # The median over repeats: a minimum of differences would pick the noisiest pair.
     results["difference"] = {
         kind: statistics.median(values) for kind, values in results["difference"].items()
@@ -372,6 +397,37 @@ def _measure(project: Path, env: dict[str, str], args: argparse.Namespace) -> di
         _pytest(project, trace_env, ["-p", "trace_plugin"])
         results["timelines"] = json.loads(trace_out.read_text())
     return results
+
+
+def _lever_variants(env: Mapping[str, str]) -> dict[str, dict[str, str]]:
+    """Each speed lever of tests/speedups.py switched off alone, and all of them."""
+    variants: dict[str, dict[str, str]] = {"every lever on": {}}
+    if env.get("TEST_DATABASE_POOLER"):
+        variants["without PgBouncer"] = {"TEST_DATABASE_POOLER": ""}
+    variants["without the shared compiled cache"] = {
+        "TEST_SPEEDUPS_WITHOUT": "shared_compiled_cache"
+    }
+    variants["TEST_SPEEDUPS=0 (no speed-only trick)"] = {"TEST_SPEEDUPS": "0"}
+    return variants
+
+
+def _measure_levers(
+    project: Path, env: Mapping[str, str], args: argparse.Namespace
+) -> dict[str, list[tuple[float, float]]]:
+    """Realistic tests of both designs per run, the variants interleaved round by round:
+    per variant, (generated median, rival median) of each round."""
+    _write_tests(project, args.database, {"realistic": args.tests, "rival_realistic": args.tests})
+    variants = _lever_variants(env)
+    measured: dict[str, list[tuple[float, float]]] = {name: [] for name in variants}
+    for round_ in range(args.lever_rounds):
+        for name, change in variants.items():
+            _step(f"levers: {name} (round {round_ + 1} of {args.lever_rounds})")
+            _, timings, _ = _pytest(project, {**env, **change})
+            kinds = _per_kind(timings["tests"])
+            measured[name].append(
+                (kinds["realistic"]["median"], kinds["rival_realistic"]["median"])
+            )
+    return measured
 
 
 def _keep_fastest(
@@ -429,6 +485,8 @@ def _report(args: argparse.Namespace, r: Mapping[str, Any]) -> None:
         f"\nGenerated-suite benchmark: database={args.database} use_redis={args.use_redis} "
         f"tests/kind={args.tests} cpus={os.cpu_count()} python={sys.version.split()[0]}"
     )
+    pooler = "a private PgBouncer (session mode, DISCARD ALL)" if r.get("pooler") else "none"
+    print(f"Generated design's connections through: {pooler}")
     before, after = r["load"]
     print(
         f"Load average (1/5/15 min) before: {before[0]:.2f}/{before[1]:.2f}/{before[2]:.2f}, "
@@ -485,6 +543,8 @@ def _report(args: argparse.Namespace, r: Mapping[str, Any]) -> None:
             f"(tests {run['tests']:.2f} s, median {run['median'] * ms:.2f} ms)"
         )
     _report_cpu(args, r)
+    if "levers" in r:
+        _report_levers(args, r["levers"])
     if "timelines" in r:
         _report_timelines(r["timelines"])
     _report_targets(args, r)
@@ -530,6 +590,27 @@ def _report_targets(args: argparse.Namespace, r: Mapping[str, Any]) -> None:
         hashing < 0.5 * auth,
         f"one hash {hashing * 1000:.2f} ms = {hashing / auth:.1%} of {auth * 1000:.2f} ms",
     )
+
+
+def _report_levers(
+    args: argparse.Namespace, levers: Mapping[str, list[tuple[float, float]]]
+) -> None:
+    print(
+        f"\nLevers: {args.tests} realistic tests of each design per run, each variant once per "
+        f"round,\n{args.lever_rounds} rounds interleaved; medians over rounds (the ratio is the "
+        "median of each run's own ratio):"
+    )
+    print(f"  {'variant':<40}{'generated':>11}{'rival':>10}{'ratio':>8}{'lever saves':>13}")
+    every = statistics.median(generated for generated, _ in levers["every lever on"])
+    for name, runs in levers.items():
+        generated = statistics.median(g for g, _ in runs)
+        rival = statistics.median(r for _, r in runs)
+        ratio = statistics.median(g / r for g, r in runs)
+        saves = "" if name == "every lever on" else f"{(generated - every) * 1000:9.2f} ms"
+        print(
+            f"  {name:<40}{generated * 1000:>8.2f} ms{rival * 1000:>7.2f} ms{ratio:>7.2f}x"
+            f"{saves:>13}"
+        )
 
 
 def _report_cpu(args: argparse.Namespace, r: Mapping[str, Any]) -> None:

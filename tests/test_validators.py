@@ -42,7 +42,8 @@ SCHEMA_CHECKS = (
     SchemaCheck("compose*.yaml", "vendor.compose-spec"),
 )
 # A tag naming one release (a variant suffix such as -alpine may follow), or a digest.
-TAGGED_IMAGE = re.compile(r"^(?P<name>[\w./-]+):(?P<version>[\d.]+)(-[\w.-]+)?$")
+# A release number, optionally "v"-prefixed (edoburu/pgbouncer:v1.25.1-p0), then a variant.
+TAGGED_IMAGE = re.compile(r"^(?P<name>[\w./-]+):v?(?P<version>[\d.]+)(-[\w.-]+)?$")
 DIGEST_IMAGE = re.compile(r"^[\w./-]+(:[\w.-]+)?@sha256:[0-9a-f]{64}$")
 # How many version parts name one release: PostgreSQL's are major.minor since 10.
 RELEASE_PARTS = {"postgres": 2}
@@ -332,6 +333,9 @@ def test_a_floating_image_tag_is_found(default_copy: Path) -> None:
         ("redis:alpine", False),
         ("redis", False),
         (f"redis:7-alpine@sha256:{'a' * 64}", True),
+        ("edoburu/pgbouncer:v1.25.1-p0", True),
+        ("edoburu/pgbouncer:v1.25", False),
+        ("edoburu/pgbouncer:latest", False),
     ],
 )
 def test_exact_release_rule(image: str, exact: bool) -> None:

@@ -72,10 +72,11 @@ def migrate(url: URL) -> None:
     command.upgrade(alembic_config(url), "head")
 
 
-def run_admin(url: URL, statements: Iterable[str]) -> None:
-    """Run statements outside a transaction on the server's maintenance database."""
+def run_admin(url: URL, statements: Iterable[str]) -> object:
+    """Run statements outside a transaction on the server's maintenance database; return
+    the first value the last one answers (None when it answers no rows)."""
 
-    async def run() -> None:
+    async def run() -> object:
         engine = create_async_engine(
             url.set(database="postgres"),
             poolclass=NullPool,
@@ -83,13 +84,16 @@ def run_admin(url: URL, statements: Iterable[str]) -> None:
             connect_args={"timeout": CONNECT_TIMEOUT_SECONDS},
         )
         try:
+            answer = None
             async with engine.connect() as connection:
                 for statement in statements:
-                    await connection.execute(text(statement))
+                    result = await connection.execute(text(statement))
+                    answer = result.scalar() if result.returns_rows else None
+            return answer
         finally:
             await engine.dispose()
 
-    asyncio.run(run())
+    return asyncio.run(run())
 
 
 def check_server(url: URL) -> None:
@@ -107,6 +111,22 @@ def check_server(url: URL) -> None:
 
 def quote(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
+
+
+def quote_literal(value: str) -> str:
+    return "'" + value.replace("'", "''") + "'"
+
+
+def end_sessions_on(url: URL) -> None:
+    """End every other session on url's database (a pooler's idle ones, say), waiting up
+    to 5 s for each to exit: a database cannot be renamed while anyone is connected."""
+    run_admin(
+        url,
+        [
+            "SELECT count(pg_terminate_backend(pid, 5000)) FROM pg_stat_activity "  # noqa: S608
+            f"WHERE datname = {quote_literal(database_name(url))} AND pid <> pg_backend_pid()"
+        ],
+    )
 
 
 def _drop_statement(url: URL) -> str:

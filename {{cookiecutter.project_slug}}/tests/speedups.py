@@ -9,7 +9,11 @@ PostgreSQL 15) and what it assumes. Registered as a pytest plugin by the conftes
 import gc
 import inspect
 import os
+{%- if cookiecutter.database == "postgresql" %}
+from collections.abc import Callable, Iterator
+{%- else %}
 from collections.abc import Callable
+{%- endif %}
 from typing import Any, ClassVar, cast
 
 import pytest
@@ -20,23 +24,29 @@ from sqlalchemy.dialects.postgresql.asyncpg import PGDialect_asyncpg
 from sqlalchemy.dialects.sqlite.aiosqlite import SQLiteDialect_aiosqlite
 {%- endif %}
 {%- if cookiecutter.database == "postgresql" %}
-from sqlalchemy.engine import URL, Connection
-from sqlalchemy.engine.interfaces import DBAPIConnection
+from sqlalchemy.engine import URL, Connection, Engine
+from sqlalchemy.engine.interfaces import ConnectArgsType, DBAPIConnection
+from sqlalchemy.util import LRUCache
 
-from . import database
+from . import database, workers
 
 ProjectDialect = PGDialect_asyncpg
 DRIVER = "postgresql.asyncpg"
 {%- else %}
-from sqlalchemy.engine import Connection
+from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.util import LRUCache
 
 ProjectDialect = SQLiteDialect_aiosqlite
 DRIVER = "sqlite.aiosqlite"
 {%- endif %}
 
 
-def enabled() -> bool:
-    return os.environ.get("TEST_SPEEDUPS", "1") != "0"
+def enabled(trick: str = "") -> bool:
+    """TEST_SPEEDUPS=0 turns every trick off; TEST_SPEEDUPS_WITHOUT=name,... turns off the
+    named ones (for measuring one lever at a time: benchmarks/run.py)."""
+    if os.environ.get("TEST_SPEEDUPS", "1") == "0":
+        return False
+    return not trick or trick not in os.environ.get("TEST_SPEEDUPS_WITHOUT", "").split(",")
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -68,7 +78,112 @@ def _worker_database_without_jit(worker_database_url: URL) -> None:
     if enabled():
         name = database.quote(database.database_name(worker_database_url))
         database.run_admin(worker_database_url, [f"ALTER DATABASE {name} SET jit = off"])
+
+
+# ── PgBouncer in front of the worker databases ─────────────────────────────────────────
+#
+# Saves: ~5 ms per test (7 ms with -n 2), most of what a new connection costs. Without a
+# pooler every test's engine makes the server fork a backend, which then loads its
+# catalog caches on the test's first statements. In session mode PgBouncer hands each
+# new client connection a server session that is already warm.
+# Assumes: `server_reset_query = DISCARD ALL` (compose.test.yaml), which leaves nothing
+# of one test's session to the next: no advisory lock, prepared statement, temporary
+# table, LISTEN or SET (test_speedups.py proves each). Only the worker databases go
+# through it: session start, migrations and renames talk to the server directly.
+
+POOLER_ENV = "TEST_DATABASE_POOLER"
+_pooled_databases: dict[str, tuple[str, int]] = {}  # worker database name -> host, port
+
+
+def configured_pooler() -> tuple[str, int] | None:
+    """TEST_DATABASE_POOLER=host:port (`make test` sets the compose.test.yaml one), or None."""
+    value = os.environ.get(POOLER_ENV, "").strip()
+    if not (value and enabled("pooler")):
+        return None
+    host, _, port = value.rpartition(":")
+    if not (host and port.isdigit()):
+        raise database.ProvisioningError(
+            f"{POOLER_ENV}={value!r} is not host:port, e.g. {POOLER_ENV}=127.0.0.1:6432"
+        )
+    return host, int(port)
+
+
+def pooled_address(url: URL) -> tuple[str, int] | None:
+    """Where connections to this URL's database go instead of its server, if anywhere."""
+    return _pooled_databases.get(database.database_name(url))
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_sessionstart(session: pytest.Session) -> None:
+    """Before any database work: the pooler answers and is in front of the same server."""
+    if workers.is_xdist_worker(session.config):
+        return
+    try:
+        pooler = configured_pooler()
+        if pooler is not None:
+            check_pooler(database.configured_test_url(), *pooler)
+    except database.ProvisioningError as exc:
+        pytest.exit(str(exc), returncode=pytest.ExitCode.USAGE_ERROR)
+
+
+def check_pooler(url: URL, host: str, port: int) -> None:
+    """Fail with instructions when the pooler does not answer, or is in front of another
+    server than TEST_DATABASE_URL's (tests would then not see the databases they made)."""
+    started = "SELECT pg_postmaster_start_time()::text"
+    try:
+        direct = database.run_admin(url, [started])
+    except Exception:  # the server itself is down: session start says so, in its own words
+        return
+    try:
+        pooled = database.run_admin(url.set(host=host, port=port), [started])
+    except Exception as exc:  # refused, timed out, refused the login: all mean "not usable"
+        raise database.ProvisioningError(
+            f"No PgBouncer answers at {POOLER_ENV}={host}:{port}: {type(exc).__name__}: "
+            f"{exc}\nStart the test services with `make up`, or unset {POOLER_ENV} to connect "
+            "to PostgreSQL directly (slower: every test's connection then starts a server "
+            "process)."
+        ) from exc
+    if pooled != direct:
+        raise database.ProvisioningError(
+            f"{POOLER_ENV}={host}:{port} leads to another PostgreSQL server than "
+            f"TEST_DATABASE_URL ({url.render_as_string(hide_password=True)}): one started "
+            f"at {pooled}, the other at {direct}. Point the pooler at the test server, or "
+            f"unset {POOLER_ENV}."
+        )
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _worker_database_through_pooler(
+    request: pytest.FixtureRequest, worker_database_url: URL
+) -> Iterator[None]:
+    pooler = configured_pooler()
+    if pooler is None:
+        yield
+        return
+    name = database.database_name(worker_database_url)
+    _pooled_databases[name] = pooler
+    yield
+    del _pooled_databases[name]
+    if not workers.service_lost(request.config):
+        # PgBouncer keeps its server sessions on this database; the worker database is
+        # renamed or dropped next, which needs them gone.
+        database.end_sessions_on(worker_database_url)
 {%- endif %}
+
+
+# ── One compiled-statement cache for every engine of the process ─────────────────────────
+#
+# Saves: ~3 ms per test. SQLAlchemy caches compiled SQL per engine, and each test's app
+# creates a new engine, so every test compiled its INSERTs and SELECTs again.
+# Assumes: compiled SQL depends only on the dialect's configuration and the server's
+# answers to initialize(); FastTestDialect instances equal in both share entries (the
+# cache key holds the dialect). The cache holds SQL text and result metadata, no
+# connection or loop.
+_SHARED_COMPILED_CACHE: LRUCache[Any, Any] = LRUCache(1000)
+# Made by each dialect from its plain settings, so they differ in identity only.
+_DIALECT_HELPERS = frozenset(
+    {"dbapi", "identifier_preparer", "type_compiler", "type_compiler_instance"}
+)
 
 
 # What may be remembered: values that carry no connection, loop or other live state.
@@ -95,6 +210,41 @@ class FastTestDialect(ProjectDialect):
 
     supports_statement_cache = True  # a subclass must say so, or SQLAlchemy stops caching
     _remembered: ClassVar[dict[str, dict[str, Any]]] = {}
+    _sharing_key: tuple[Any, ...] | None = None
+
+    @classmethod
+    def engine_created(cls, engine: Engine) -> None:
+        if not enabled("shared_compiled_cache"):
+            return
+        dialect = cast(FastTestDialect, engine.dialect)
+        configuration = tuple(
+            sorted(
+                (name, value if _is_plain(value) else id(value))
+                for name, value in vars(dialect).items()
+                if name not in _DIALECT_HELPERS
+            )
+        )
+        dialect._sharing_key = (engine.url.render_as_string(hide_password=True), configuration)
+        engine.update_execution_options(compiled_cache=_SHARED_COMPILED_CACHE)
+
+    def __eq__(self, other: object) -> bool:
+        if self._sharing_key is None or not isinstance(other, FastTestDialect):
+            return self is other
+        return self._sharing_key == other._sharing_key
+
+    def __hash__(self) -> int:
+        return id(self) if self._sharing_key is None else hash(self._sharing_key)
+{%- if cookiecutter.database == "postgresql" %}
+
+    def create_connect_args(self, url: URL) -> ConnectArgsType:
+        """Connections to a worker database go to the pooler, when there is one."""
+        # cast: the asyncpg dialect's create_connect_args() carries no annotations.
+        connect_args = cast(Callable[[URL], ConnectArgsType], super().create_connect_args)
+        args, kwargs = connect_args(url)
+        if (pooler := pooled_address(url)) is not None:
+            kwargs["host"], kwargs["port"] = pooler
+        return args, kwargs
+{%- endif %}
 
     def initialize(self, connection: Connection) -> None:
         url = connection.engine.url.render_as_string(hide_password=True)

@@ -3,15 +3,30 @@
 import asyncio
 {%- endif %}
 from collections.abc import Callable
+{%- if cookiecutter.database == "postgresql" %}
+from contextlib import AsyncExitStack
+{%- endif %}
 from typing import Any, cast
 
 import pytest
 from fastapi import FastAPI
 {%- if cookiecutter.database == "postgresql" %}
-from sqlalchemy import text
+from sqlalchemy import event, literal, select, text
+{%- else %}
+from sqlalchemy import event, literal, select
 {%- endif %}
 from sqlalchemy.engine import URL, Connection
-from sqlalchemy.ext.asyncio import AsyncSession, create_async_engine
+from sqlalchemy.engine.default import DefaultExecutionContext
+{%- if cookiecutter.database == "postgresql" %}
+from sqlalchemy.ext.asyncio import (
+    AsyncConnection,
+    AsyncEngine,
+    AsyncSession,
+    create_async_engine,
+)
+{%- else %}
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, create_async_engine
+{%- endif %}
 from sqlalchemy.pool import NullPool
 
 from . import speedups
@@ -63,6 +78,40 @@ async def test_the_apps_engine_uses_the_test_dialect(
     assert isinstance(dialect, speedups.FastTestDialect)
     assert dialect.server_version_info is not None
     assert dialect.default_schema_name is not None
+
+
+async def _cache_use_of_first_statement(engine: AsyncEngine) -> str:
+    """How the engine's compiled cache answered for its first statement."""
+    used: list[str] = []
+
+    def note(*args: Any) -> None:
+        context = cast(DefaultExecutionContext, args[4])
+        used.append(str(context.cache_hit))
+
+    event.listen(engine.sync_engine, "after_cursor_execute", note)
+    try:
+        async with engine.connect() as connection:
+            await connection.execute(select(literal(1).label("shared_cache_probe")))
+    finally:
+        await engine.dispose()
+    return used[0]
+
+
+@pytest.mark.skipif(
+    not speedups.enabled("shared_compiled_cache"), reason="TEST_SPEEDUPS_WITHOUT turns it off"
+)
+async def test_a_new_engine_reuses_statements_compiled_by_an_earlier_one(
+    worker_database_url: URL,
+) -> None:
+    await _cache_use_of_first_statement(create_async_engine(worker_database_url))
+    reused = await _cache_use_of_first_statement(create_async_engine(worker_database_url))
+    # Another configuration compiles differently, so it must not share the entry.
+    other = await _cache_use_of_first_statement(
+        create_async_engine(worker_database_url, label_length=12)
+    )
+
+    assert reused == "CacheStats.CACHE_HIT"
+    assert other == "CacheStats.CACHE_MISS"
 
 
 @pytest.mark.parametrize(
@@ -121,6 +170,9 @@ async def test_closing_a_connection_hangs_up_and_ends_its_server_session(
     # (SQLAlchemy 2.1's own terminate() would first wait for a polite close).
     assert len(hung_up) == 1
     assert said_goodbye == []
+    if speedups.pooled_address(worker_database_url) is not None:
+        await engine.dispose()
+        return  # the pooler keeps the server session: the next test proves it is reset
 
     sessions_left = -1
     async with engine.connect() as observer:
@@ -133,4 +185,64 @@ async def test_closing_a_connection_hangs_up_and_ends_its_server_session(
             await asyncio.sleep(0.005)
     await engine.dispose()
     assert sessions_left == 0
+
+
+# What one test can leave in its server session, each with a probe that counts it.
+SESSION_STATE = {
+    "advisory lock": (
+        "SELECT pg_advisory_lock(424242)",
+        "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND pid = pg_backend_pid()",
+    ),
+    "prepared statement": (
+        "PREPARE leak_probe AS SELECT 1",
+        "SELECT count(*) FROM pg_prepared_statements WHERE name = 'leak_probe'",
+    ),
+    "temporary table": (
+        "CREATE TEMPORARY TABLE leak_probe (id integer)",
+        "SELECT count(*) FROM pg_class WHERE relname = 'leak_probe' AND relpersistence = 't'",
+    ),
+    "SET value": (
+        "SET work_mem = '7777kB'",
+        "SELECT count(*) WHERE current_setting('work_mem') = '7777kB'",
+    ),
+    "LISTEN channel": (
+        "LISTEN leak_probe",
+        "SELECT count(*) FROM pg_listening_channels() AS channel WHERE channel = 'leak_probe'",
+    ),
+}
+
+
+async def _session_state(connection: AsyncConnection) -> dict[str, int]:
+    return {name: await connection.scalar(text(sql)) for name, (_, sql) in SESSION_STATE.items()}
+
+
+@pytest.mark.skipif(
+    speedups.configured_pooler() is None, reason="TEST_DATABASE_POOLER is not set: no pooler"
+)
+async def test_a_server_session_the_pooler_hands_back_carries_nothing_over(
+    worker_database_url: URL,
+) -> None:
+    engine = create_async_engine(worker_database_url, poolclass=NullPool)
+    async with engine.connect() as connection:
+        server_pid = await connection.scalar(text("SELECT pg_backend_pid()"))
+        for leave, _ in SESSION_STATE.values():
+            await connection.execute(text(leave))
+        await connection.commit()
+        left = await _session_state(connection)
+    assert set(left.values()) == {1}, left  # each probe sees what it looks for
+
+    # Wait for that server session: new connections are held open, so the pooler must
+    # hand out another one each time, and it reuses the session once it is reset.
+    found: dict[str, int] | None = None
+    async with AsyncExitStack() as held:
+        for _ in range(40):
+            connection = await held.enter_async_context(engine.connect())
+            if await connection.scalar(text("SELECT pg_backend_pid()")) == server_pid:
+                found = await _session_state(connection)
+                break
+            await asyncio.sleep(0.01)
+    await engine.dispose()
+
+    assert found is not None, "the pooler never handed that server session out again"
+    assert found == dict.fromkeys(SESSION_STATE, 0)
 {%- endif %}
