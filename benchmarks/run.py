@@ -246,7 +246,12 @@ def _bake(template: Path, workdir: Path, database: str, use_redis: str) -> Path:
 
 
 def _environment(database: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if k not in {"VIRTUAL_ENV", "PYTHONPATH"}}
+    # PYTHONDONTWRITEBYTECODE=1 (set in some containers and sandboxes) makes pytest rewrite
+    # every pytest11 plugin's whole distribution (faker, hypothesis, schemathesis, anyio) on
+    # every start, some 3 s per process: measured separately (_startup_seconds), unset
+    # here, as a developer's shell and CI runners have it.
+    dropped = {"VIRTUAL_ENV", "PYTHONPATH", "PYTHONDONTWRITEBYTECODE"}
+    env = {k: v for k, v in os.environ.items() if k not in dropped}
     env["UV_PYTHON_DOWNLOADS"] = "never"
     env["PYTHONPATH"] = str(BENCH_DIR)  # for `-p timing_plugin`, in xdist workers too
     if database == "postgresql":
@@ -384,6 +389,7 @@ def _measure(project: Path, env: dict[str, str], args: argparse.Namespace) -> di
 
     if args.lever_rounds:
         results["levers"] = _measure_levers(project, env, args)
+    results["startup"] = _startup_seconds(project, env)
 
     # The median over repeats: a minimum of differences would pick the noisiest pair.
     results["difference"] = {
@@ -397,6 +403,24 @@ def _measure(project: Path, env: dict[str, str], args: argparse.Namespace) -> di
         _pytest(project, trace_env, ["-p", "trace_plugin"])
         results["timelines"] = json.loads(trace_out.read_text())
     return results
+
+
+def _startup_seconds(project: Path, env: Mapping[str, str]) -> dict[str, float]:
+    """Wall seconds of a one-file run (tests/test_health.py), with and without
+    PYTHONDONTWRITEBYTECODE=1, alternated; the median of three each, after a warm-up."""
+    command = [str(project / ".venv" / "bin" / "python"), "-m", "pytest", "-q", "--no-cov"]
+    command += ["-p", "no:cacheprovider", "tests/test_health.py"]
+    variants = {
+        "pyc written": dict(env),
+        "PYTHONDONTWRITEBYTECODE=1": {**env, "PYTHONDONTWRITEBYTECODE": "1"},
+    }
+    _step("start-up: a one-file run, with and without PYTHONDONTWRITEBYTECODE=1")
+    _run(command, project, env)  # writes pytest's rewritten-module cache
+    times: dict[str, list[float]] = {name: [] for name in variants}
+    for _ in range(3):
+        for name, variant_env in variants.items():
+            times[name].append(_run(command, project, variant_env))
+    return {name: statistics.median(seconds) for name, seconds in times.items()}
 
 
 def _lever_variants(env: Mapping[str, str]) -> dict[str, dict[str, str]]:
@@ -543,6 +567,11 @@ def _report(args: argparse.Namespace, r: Mapping[str, Any]) -> None:
             f"(tests {run['tests']:.2f} s, median {run['median'] * ms:.2f} ms)"
         )
     _report_cpu(args, r)
+    startup = r["startup"]
+    print(
+        "\nStart-up, a one-file run (4 tests), median of 3: "
+        + ", ".join(f"{name} {seconds:.2f} s" for name, seconds in startup.items())
+    )
     if "levers" in r:
         _report_levers(args, r["levers"])
     if "timelines" in r:

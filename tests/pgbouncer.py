@@ -50,6 +50,12 @@ class PgBouncerError(RuntimeError):
 class PgBouncer:
     address: str  # host:port, the generated suite's TEST_DATABASE_POOLER
     log: Path
+    process: subprocess.Popen[bytes]
+
+    def stop(self) -> None:
+        """Kill it at once, as a crash would (SIGKILL)."""
+        self.process.kill()
+        self.process.wait()
 
     def logins(self) -> int:
         """How many client connections it has taken so far."""
@@ -106,7 +112,7 @@ def running(server_host: str = "127.0.0.1", server_port: int = 5432) -> Iterator
                 said = log.read_text() if log.exists() else "(no log)"
                 raise PgBouncerError(f"pgbouncer did not start on port {port}:\n{said}")
             time.sleep(0.05)
-        yield PgBouncer(f"127.0.0.1:{port}", log)
+        yield PgBouncer(f"127.0.0.1:{port}", log, process)
     finally:
         process.terminate()
         try:

@@ -24,6 +24,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import NamedTuple
 
+import pgbouncer
 import pytest
 from baking import Bake, Combination
 from test_full_suites import (
@@ -32,6 +33,7 @@ from test_full_suites import (
     leftover_test_databases,
     project_databases,
     project_env,
+    run_in,
     run_suite,
 )
 
@@ -459,6 +461,36 @@ def test_a_database_lost_mid_run_stops_the_run_within_seconds(
     run_suite(postgresql_project, "after the loss", "tests/test_health.py", env=env)
     run_databases = re.compile(r"\w+_test_(build_)?[0-9a-f]{8}(_\w+)?")
     assert [name for name in private_postgres.databases() if run_databases.fullmatch(name)] == []
+
+
+@PARALLELISM
+def test_a_pooler_lost_mid_run_stops_the_run_within_seconds(
+    postgresql_project: Path, args: list[str]
+) -> None:
+    with pgbouncer.running() as pooler:
+        env = {"TEST_DATABASE_POOLER": pooler.address}
+        seconds, status, output = kill_mid_run(postgresql_project, pooler.stop, args, env)
+    assert_stopped_with_summary(seconds, status, output)
+    assert "PgBouncer at TEST_DATABASE_POOLER=" in output, output[-4000:]
+    # The next run, direct, removes what the lost one left.
+    run_suite(postgresql_project, "after the loss", "tests/test_health.py")
+    assert leftover_test_databases(postgresql_project) == []
+
+
+def test_a_pooler_in_front_of_another_server_stops_the_run_before_it_starts(
+    postgresql_project: Path, private_postgres: PrivatePostgres
+) -> None:
+    before = project_databases(postgresql_project)
+    with pgbouncer.running(server_port=private_postgres.port) as pooler:
+        result = run_in(
+            postgresql_project,
+            ["uv", "run", "--no-progress", "pytest", "-q", "tests/test_health.py"],
+            env={"TEST_DATABASE_POOLER": pooler.address},
+        )
+    output = result.stdout + result.stderr
+    assert result.returncode == pytest.ExitCode.USAGE_ERROR, output[-4000:]
+    assert "leads to another PostgreSQL server than TEST_DATABASE_URL" in output, output[-4000:]
+    assert project_databases(postgresql_project) == before  # refused before creating any
 
 
 @pytest.fixture

@@ -13,9 +13,11 @@ import re
 import signal
 import subprocess
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import NamedTuple
 
+import pgbouncer
 import pytest
 from baking import KEPT_BETWEEN_RUNS, Bake, Combination, load_hook
 
@@ -170,11 +172,40 @@ def test_the_printed_next_steps_work_in_order(installed_project: Path) -> None:
         )
 
 
+@pytest.fixture(scope="module")
+def private_pgbouncer() -> Iterator[pgbouncer.PgBouncer]:
+    with pgbouncer.running() as pooler:
+        yield pooler
+
+
+def has_pooler_support(project: Path) -> bool:
+    """PostgreSQL projects can route their tests through PgBouncer (tests/speedups.py)."""
+    return "TEST_DATABASE_POOLER" in (project / "tests" / "speedups.py").read_text("utf-8")
+
+
 def test_suite_passes_in_parallel(
-    installed_project: Path, capsys: pytest.CaptureFixture[str]
+    installed_project: Path, capsys: pytest.CaptureFixture[str], request: pytest.FixtureRequest
 ) -> None:
-    run = run_suite(installed_project, "-n 2", "-n", "2")
+    if not has_pooler_support(installed_project):
+        run = run_suite(installed_project, "-n 2", "-n", "2")
+        report(capsys, installed_project, run)
+        return
+    # As `make test-parallel` runs it: through compose.test.yaml's PgBouncer (here a
+    # private one configured the same way), so that path and its proofs run too.
+    pooler: pgbouncer.PgBouncer = request.getfixturevalue("private_pgbouncer")
+    logins_before = pooler.logins()
+    run = run_suite(
+        installed_project,
+        "-n 2 pooled",
+        "-n",
+        "2",
+        "-rs",
+        env={"TEST_DATABASE_POOLER": pooler.address},
+    )
     report(capsys, installed_project, run)
+    assert "TEST_DATABASE_POOLER is not set" not in run.output  # the reset proof ran
+    assert pooler.logins() - logins_before >= run.passed // 2  # tests connected through it
+    assert leftover_test_databases(installed_project) == []
 
 
 def test_suite_passes_in_random_order(

@@ -28,8 +28,11 @@ from sqlalchemy.ext.asyncio import (
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, create_async_engine
 {%- endif %}
 from sqlalchemy.pool import NullPool
-
+{% if cookiecutter.database == "postgresql" %}
+from . import database, speedups
+{%- else %}
 from . import speedups
+{%- endif %}
 
 pytestmark = pytest.mark.skipif(not speedups.enabled(), reason="TEST_SPEEDUPS=0 turns them off")
 
@@ -185,6 +188,19 @@ async def test_closing_a_connection_hangs_up_and_ends_its_server_session(
             await asyncio.sleep(0.005)
     await engine.dispose()
     assert sessions_left == 0
+
+
+def test_a_pooler_that_does_not_answer_stops_the_run_with_instructions() -> None:
+    url = database.configured_test_url()
+    with pytest.raises(database.ProvisioningError, match="No PgBouncer answers at") as raised:
+        speedups.check_pooler(url, "127.0.0.1", 1)  # port 1: nothing listens there
+    assert "unset TEST_DATABASE_POOLER" in str(raised.value)
+
+
+def test_a_pooler_address_must_be_host_and_port(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv(speedups.POOLER_ENV, "pgbouncer")
+    with pytest.raises(database.ProvisioningError, match="is not host:port"):
+        speedups.configured_pooler()
 
 
 # What one test can leave in its server session, each with a probe that counts it.

@@ -127,6 +127,16 @@ def lost_service_cause() -> str | None:
         database.check_server(url)
     except database.ProvisioningError as exc:
         return _lost(f"The test database at {url.render_as_string(hide_password=True)}", exc)
+{%- if cookiecutter.database == "postgresql" %}
+    from . import speedups  # here, not at the top: speedups imports this module
+
+    if (pooler := speedups.configured_pooler()) is not None:
+        host, port = pooler
+        try:
+            database.check_server(url.set(host=host, port=port))
+        except database.ProvisioningError as exc:
+            return _lost(f"PgBouncer at {speedups.POOLER_ENV}={host}:{port}", exc)
+{%- endif %}
 {%- if cookiecutter.use_redis == "y" %}
     try:
         check_redis(configured_redis_url())
