@@ -8,6 +8,7 @@ generated suite refuses to start), it is never skipped.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import signal
@@ -155,12 +156,18 @@ def test_the_printed_next_steps_work_in_order(installed_project: Path) -> None:
     ]
     assert commands[-2:] == ["make test", "make migrate"]
     package = installed_project.name.replace("-", "_")
+    services = contextlib.ExitStack()
+    env = {}
+    if has_pooler_support(installed_project):
+        # compose.test.yaml's PgBouncer, which `make test` uses, stands in here too.
+        env["TEST_DATABASE_POOLER"] = services.enter_context(pgbouncer.running()).address
     try:
         for command in commands:
-            result = run_in(installed_project, command.split())
+            result = run_in(installed_project, command.split(), env)
             output = result.stdout + result.stderr
             assert result.returncode == 0, f"{command!r} failed:\n{output[-3000:]}"
     finally:
+        services.close()
         # `make migrate` made the development database; it is not the suite's to keep.
         (installed_project / f"{package}.db").unlink(missing_ok=True)
         drop = f'DROP DATABASE IF EXISTS "{package}"'

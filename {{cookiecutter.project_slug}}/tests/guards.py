@@ -155,12 +155,12 @@ async def commits_checked(test: pytest.Item, app: FastAPI) -> AsyncIterator[None
 async def fail_on_committed_rows(engine: AsyncEngine, metadata: MetaData, test: str) -> None:
     """After a test's rollback: any row still there was committed by the test. Empty the
     tables (so no later test is blamed) and fail this one. Costs one statement, on a
-    connection the pool already holds; in autocommit, so no BEGIN and ROLLBACK around it."""
+    connection the pool already holds."""
     async with engine.connect() as connection:
-        await connection.execution_options(isolation_level="AUTOCOMMIT")
         rows = await committed_rows(connection, metadata)
         if rows:
             await database.empty_tables(connection, metadata)
+            await connection.commit()
     if rows:
         raise LeakedCommitsError(leaked_commits_message(test, rows))
 
