@@ -412,6 +412,10 @@ def _lever_variants(env: Mapping[str, str]) -> dict[str, dict[str, str]]:
     variants["without the shared compiled cache"] = {
         "TEST_SPEEDUPS_WITHOUT": "shared_compiled_cache"
     }
+    if env.get("TEST_DATABASE_URL", "").startswith("postgresql"):
+        variants["without the one-trip ping"] = {"TEST_SPEEDUPS_WITHOUT": "one_trip_ping"}
+        variants["without one-trip savepoints"] = {"TEST_SPEEDUPS_WITHOUT": "one_trip_savepoints"}
+        variants["without one-trip savepoints"] = {"TEST_SPEEDUPS_WITHOUT": "one_trip_savepoints"}
     variants["TEST_SPEEDUPS=0 (no speed-only trick)"] = {"TEST_SPEEDUPS": "0"}
     return variants
 

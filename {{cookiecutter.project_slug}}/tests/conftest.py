@@ -5,7 +5,7 @@
 {%- if cookiecutter.use_redis == "y" %}
                                             test_settings ─ redis
 {%- endif %}
-    db_session ─┬─ client ─ auth_client
+    db_session ─┬─ client
                 ├─ user_factory ─ item_factory
                 ├─ current_user ─ auth_headers ─ auth_client
                 └─ assert_max_queries
@@ -185,7 +185,7 @@ def auth_headers(current_user: User, test_settings: Settings) -> dict[str, str]:
 
 @pytest.fixture
 async def auth_client(
-    client: httpx.AsyncClient, lifespan: LifespanManager, auth_headers: dict[str, str]
+    lifespan: LifespanManager, db_session: AsyncSession, auth_headers: dict[str, str]
 ) -> AsyncIterator[httpx.AsyncClient]:
     """Like `client`, but every request is authenticated as `current_user`."""
     async with client_for(lifespan, headers=auth_headers) as http_client:

@@ -157,6 +157,7 @@ async def fail_on_committed_rows(engine: AsyncEngine, metadata: MetaData, test: 
     tables (so no later test is blamed) and fail this one. Costs one statement, on a
     connection the pool already holds."""
     async with engine.connect() as connection:
+        await connection.execution_options(**database.CHECK_OPTIONS)
         rows = await committed_rows(connection, metadata)
         if rows:
             await database.empty_tables(connection, metadata)

@@ -26,7 +26,7 @@ from sqlalchemy.dialects.sqlite.aiosqlite import SQLiteDialect_aiosqlite
 {%- if cookiecutter.database == "postgresql" %}
 from sqlalchemy.engine import URL, Connection, Engine
 from sqlalchemy.engine.interfaces import ConnectArgsType, DBAPIConnection
-from sqlalchemy.util import LRUCache
+from sqlalchemy.util import LRUCache, await_only
 
 from . import database, workers
 
@@ -210,6 +210,20 @@ class FastTestDialect(ProjectDialect):
     Terminate and waits for the server process to exit; aborting the socket ends the
     server session just as surely. Assumes: the pool closes only connections whose
     transaction it has already rolled back, so there is nothing left to finish.
+
+    `do_ping()` in one round trip. Saves: ~0.4 ms per test. The pool pings a connection
+    each time it is checked out again (`pool_pre_ping`, as the app sets it): the asyncpg
+    adapter wraps a prepared `;` in BEGIN and ROLLBACK, four round trips, in case a
+    PgBouncer in transaction mode sits in between. A simple-protocol `SELECT 1` is one
+    statement in any pooling mode. Assumes: a ping the server or the socket refuses means
+    the connection is dead, as the adapter's own ping does; anything else is raised.
+
+    SAVEPOINT, RELEASE and ROLLBACK TO in one round trip. Saves: ~0.6 ms per test. Each
+    request's session opens a savepoint in the test's transaction; asyncpg prepares every
+    statement on its first use on a connection, and each test's connection is new, so
+    these cost two round trips each. Parameterless, they can go as simple queries.
+    Assumes: inside a transaction the two protocols do the same. A statement that fails
+    this way is run again the usual way, so the error raised is SQLAlchemy's.
 {%- endif %}
     """
 
@@ -278,6 +292,52 @@ class FastTestDialect(ProjectDialect):
         # The driver's own terminate(): SQLAlchemy 2.1's adapter terminate() first tries
         # a polite close, and waits for it.
         cast(Any, dbapi_connection).driver_connection.terminate()
+
+    def do_ping(self, dbapi_connection: DBAPIConnection) -> bool:
+        if not enabled("one_trip_ping"):
+            # cast: the asyncpg dialect's do_ping() carries no annotations.
+            return cast(Callable[[DBAPIConnection], bool], super().do_ping)(dbapi_connection)
+        try:
+            await_only(cast(Any, dbapi_connection).driver_connection.execute("SELECT 1"))
+        except self._refusals():
+            return False  # the pool replaces the connection
+        return True
+
+    def _refusals(self) -> tuple[type[BaseException], ...]:
+        """What asyncpg raises when the server or the socket refuses a statement."""
+        driver = cast(Any, self.loaded_dbapi).asyncpg  # the adapter keeps the module
+        return (driver.PostgresError, driver.InterfaceError, OSError)
+
+    def do_savepoint(self, connection: Connection, name: str) -> None:
+        self._in_one_trip(connection, "SAVEPOINT", name, super().do_savepoint)
+
+    def do_release_savepoint(self, connection: Connection, name: str) -> None:
+        self._in_one_trip(connection, "RELEASE SAVEPOINT", name, super().do_release_savepoint)
+
+    def do_rollback_to_savepoint(self, connection: Connection, name: str) -> None:
+        self._in_one_trip(
+            connection, "ROLLBACK TO SAVEPOINT", name, super().do_rollback_to_savepoint
+        )
+
+    def _in_one_trip(
+        self,
+        connection: Connection,
+        command: str,
+        name: str,
+        usual_way: Callable[[Connection, str], None],
+    ) -> None:
+        """A simple query when a transaction is open on the server (the adapter begins one
+        lazily, on its first statement, which therefore goes the usual way)."""
+        driver = cast(Any, connection.connection.driver_connection)
+        if not (enabled("one_trip_savepoints") and driver.is_in_transaction()):
+            usual_way(connection, name)
+            return
+        try:
+            await_only(driver.execute(f"{command} {self.identifier_preparer.quote(name)}"))
+        except self._refusals():
+            # Raise SQLAlchemy's own error (a lost connection is then handled as usual);
+            # the traceback still shows this first failure above it.
+            usual_way(connection, name)
 {%- endif %}
 
 

@@ -18,6 +18,9 @@ from sqlalchemy import event, literal, select
 from sqlalchemy.engine import URL, Connection
 from sqlalchemy.engine.default import DefaultExecutionContext
 {%- if cookiecutter.database == "postgresql" %}
+from sqlalchemy.exc import DBAPIError
+{%- endif %}
+{%- if cookiecutter.database == "postgresql" %}
 from sqlalchemy.ext.asyncio import (
     AsyncConnection,
     AsyncEngine,
@@ -188,6 +191,87 @@ async def test_closing_a_connection_hangs_up_and_ends_its_server_session(
             await asyncio.sleep(0.005)
     await engine.dispose()
     assert sessions_left == 0
+
+
+@pytest.mark.skipif(not speedups.enabled("one_trip_ping"), reason="TEST_SPEEDUPS_WITHOUT")
+async def test_a_ping_is_one_statement_outside_any_transaction(worker_database_url: URL) -> None:
+    engine = create_async_engine(worker_database_url, pool_pre_ping=True)
+    sent: list[str] = []
+    async with engine.connect() as connection:
+        driver = (await connection.get_raw_connection()).driver_connection
+        cast(Any, driver).add_query_logger(lambda record: sent.append(record.query))
+    async with engine.connect() as connection:  # checked out again, so pinged first
+        pinged = (await connection.get_raw_connection()).driver_connection
+        in_transaction = cast(Any, driver).is_in_transaction()
+    await engine.dispose()
+
+    assert sent == ["SELECT 1"]  # the adapter's own ping: BEGIN, a prepared ";", ROLLBACK
+    assert pinged is driver  # the ping passed: the pool kept the connection
+    assert not in_transaction
+
+
+async def test_a_ping_finds_a_dead_connection_and_the_pool_replaces_it(
+    worker_database_url: URL,
+) -> None:
+    engine = create_async_engine(worker_database_url, pool_pre_ping=True)
+    admin = create_async_engine(worker_database_url, poolclass=NullPool)
+    async with engine.connect() as connection:
+        server_pid = await connection.scalar(text("SELECT pg_backend_pid()"))
+    async with admin.connect() as observer:
+        await observer.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": server_pid})
+        for _ in range(200):  # the server process exits within milliseconds
+            gone = "SELECT count(*) = 0 FROM pg_stat_activity WHERE pid = :pid"
+            if await observer.scalar(text(gone), {"pid": server_pid}):
+                break
+            await asyncio.sleep(0.005)
+    async with engine.connect() as connection:  # the ping fails: a new connection
+        replacement_pid = await connection.scalar(text("SELECT pg_backend_pid()"))
+    await engine.dispose()
+    await admin.dispose()
+
+    assert replacement_pid not in (None, server_pid)
+
+
+@pytest.mark.skipif(
+    not speedups.enabled("one_trip_savepoints"), reason="TEST_SPEEDUPS_WITHOUT turns it off"
+)
+async def test_savepoints_in_an_open_transaction_are_not_prepared(
+    worker_database_url: URL,
+) -> None:
+    engine = create_async_engine(worker_database_url, poolclass=NullPool)
+    async with engine.connect() as connection:
+        await connection.execute(text("SELECT 1"))  # the transaction is open from here on
+        kept = await connection.begin_nested()
+        await kept.commit()  # RELEASE SAVEPOINT
+        undone = await connection.begin_nested()
+        await undone.rollback()  # ROLLBACK TO SAVEPOINT
+        prepared = await connection.scalar(
+            text("SELECT count(*) FROM pg_prepared_statements WHERE statement ~ '^(SAVE|REL|ROLL)'")
+        )
+        selects = await connection.scalar(
+            text("SELECT count(*) FROM pg_prepared_statements WHERE statement = 'SELECT 1'")
+        )
+    await engine.dispose()
+
+    assert selects == 1  # the usual way prepares (the probe sees asyncpg's statements)
+    assert prepared == 0
+
+
+async def test_a_failing_savepoint_statement_raises_sqlalchemys_error(
+    worker_database_url: URL,
+) -> None:
+    engine = create_async_engine(worker_database_url, poolclass=NullPool)
+    async with engine.connect() as connection:
+        await connection.execute(text("SELECT 1"))
+        with pytest.raises(DBAPIError, match="never_made") as raised:
+            await connection.run_sync(
+                lambda sync: sync.dialect.do_rollback_to_savepoint(sync, "never_made")
+            )
+    await engine.dispose()
+
+    # With one-trip savepoints, the driver's own error is kept as the first failure.
+    if speedups.enabled("one_trip_savepoints"):
+        assert "never_made" in str(raised.value.__context__)
 
 
 def test_a_pooler_that_does_not_answer_stops_the_run_with_instructions() -> None:
