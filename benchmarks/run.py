@@ -2,7 +2,8 @@
 
     uv run python benchmarks/run.py [--database postgresql|sqlite] [--tests N]
         [--small 20] [--large 300] [--bulk 500 1000 1500] [--use-redis y|n]
-        [--repeat R] [--profile] [--template DIR] [--keep]
+        [--repeat R] [--pure-rounds 3] [--pure-tests 200] [--pooler on|off]
+        [--lever-rounds 3] [--profile] [--template DIR] [--keep]
 
 Bakes the template (cookiecutter's Python API, hooks included) into a temporary directory,
 installs it (`uv sync`), writes synthetic tests (designs.py) into its tests/ and runs them
@@ -11,8 +12,9 @@ generated one and the shared-loop rival, interleaved in the same run, plus a "la
 kind with 120 more routes. Prints per kind the median of setup + call + teardown as
 pytest measures it, next to the floor measured in the same run (one raw driver connect +
 query + close, one raw ASGI request); per test by the difference method for the realistic
-kinds; the ratios; session start; realistic suites serially and with `-n 2`; and the
-targets, met or missed.
+kinds; the ratios; session start; realistic suites serially and with `-n 2`; pure runs
+(each design alone in its run, rounds back to back), on which the realistic ratio target
+is judged; the levers table; and the targets, met or missed.
 
 pytest runs from the project's own .venv (no `uv run` overhead in the timings), on a
 database name of its own, so concurrent runs on the same server never collide. On a shared
@@ -213,6 +215,16 @@ def _parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         "test` does (default on; needs the pgbouncer binary)",
     )
     parser.add_argument(
+        "--pure-rounds",
+        type=int,
+        default=3,
+        help="rounds of pure runs (one design per run, the two back to back) that the "
+        "realistic ratio target is judged on (3)",
+    )
+    parser.add_argument(
+        "--pure-tests", type=int, default=200, help="realistic tests per pure run (200)"
+    )
+    parser.add_argument(
         "--lever-rounds",
         type=int,
         default=3,
@@ -387,6 +399,8 @@ def _measure(project: Path, env: dict[str, str], args: argparse.Namespace) -> di
                 outcome = _pytest(project, env, extra, server=server)
                 _keep_fastest(results["bulk"].setdefault((count, mode), {}), *outcome)
 
+    if args.pure_rounds:
+        results["pure"] = _measure_pure(project, env, args)
     if args.lever_rounds:
         results["levers"] = _measure_levers(project, env, args)
 
@@ -418,6 +432,24 @@ def _lever_variants(env: Mapping[str, str]) -> dict[str, dict[str, str]]:
         variants["without one-trip savepoints"] = {"TEST_SPEEDUPS_WITHOUT": "one_trip_savepoints"}
     variants["TEST_SPEEDUPS=0 (no speed-only trick)"] = {"TEST_SPEEDUPS": "0"}
     return variants
+
+
+def _measure_pure(
+    project: Path, env: Mapping[str, str], args: argparse.Namespace
+) -> list[tuple[float, float]]:
+    """Each design alone in its run, as in a real suite of that design (the interleaved
+    table puts other kinds between a design's tests, which moves its median either way):
+    per round, (generated median, rival median), the two runs back to back."""
+    measured = []
+    for round_ in range(args.pure_rounds):
+        medians = []
+        for kind in ("realistic", "rival_realistic"):
+            _step(f"pure runs: {args.pure_tests} {kind} tests (round {round_ + 1})")
+            _write_tests(project, args.database, {kind: args.pure_tests})
+            _, timings, _ = _pytest(project, env)
+            medians.append(_per_kind(timings["tests"])[kind]["median"])
+        measured.append((medians[0], medians[1]))
+    return measured
 
 
 def _measure_levers(
@@ -552,6 +584,8 @@ def _report(args: argparse.Namespace, r: Mapping[str, Any]) -> None:
             f"(tests {run['tests']:.2f} s, median {run['median'] * ms:.2f} ms)"
         )
     _report_cpu(args, r)
+    if "pure" in r:
+        _report_pure(args, r["pure"])
     if "levers" in r:
         _report_levers(args, r["levers"])
     if "timelines" in r:
@@ -562,16 +596,30 @@ def _report(args: argparse.Namespace, r: Mapping[str, Any]) -> None:
 def _report_targets(args: argparse.Namespace, r: Mapping[str, Any]) -> None:
     print("\nTargets (this machine; read them next to the load average):")
     difference, kinds = r["difference"], r["kinds"]
-    # Judged on the interleaved medians: the difference method subtracts two runs minutes
-    # apart, and on a shared machine one pair of runs is noise (printed for reference).
+    # Judged on pure runs: each design alone in its run, as a real suite runs it. The
+    # interleaved medians put other kinds between a design's tests (measured here: the
+    # rival 6.7 ms alone, 8.0 ms among the other kinds), and the difference method
+    # subtracts two runs minutes apart; both are printed for reference.
     medians = kinds["realistic"]["median"] / kinds["rival_realistic"]["median"]
-    _target(
-        "realistic: generated <= 1.6x the shared-loop rival (interleaved medians; goal 1.3x)",
-        medians <= 1.6,
-        f"{medians:.2f}x ({kinds['realistic']['median'] * 1000:.2f} vs "
-        f"{kinds['rival_realistic']['median'] * 1000:.2f} ms; difference method "
-        f"{difference['realistic'] / difference['rival_realistic']:.2f}x)",
+    reference = (
+        f"interleaved medians {medians:.2f}x, difference method "
+        f"{difference['realistic'] / difference['rival_realistic']:.2f}x"
     )
+    if "pure" in r:
+        pure = statistics.median(generated / rival for generated, rival in r["pure"])
+        generated = statistics.median(generated for generated, _ in r["pure"])
+        rival = statistics.median(rival for _, rival in r["pure"])
+        _target(
+            "realistic: generated <= 1.6x the shared-loop rival (pure runs; goal 1.3x)",
+            pure <= 1.6,
+            f"{pure:.2f}x ({generated * 1000:.2f} vs {rival * 1000:.2f} ms; {reference})",
+        )
+    else:
+        _target(
+            "realistic: generated <= 1.6x the shared-loop rival (interleaved medians)",
+            medians <= 1.6,
+            f"{medians:.2f}x ({reference})",
+        )
     large_medians = kinds["large_realistic"]["median"] / kinds["realistic"]["median"]
     _target(
         f"large app ({designs.EXTRA_ROUTERS * designs.ROUTES_PER_ROUTER} more routes) per test "
@@ -601,6 +649,18 @@ def _report_targets(args: argparse.Namespace, r: Mapping[str, Any]) -> None:
         hashing < 0.5 * auth,
         f"one hash {hashing * 1000:.2f} ms = {hashing / auth:.1%} of {auth * 1000:.2f} ms",
     )
+
+
+def _report_pure(args: argparse.Namespace, pure: Sequence[tuple[float, float]]) -> None:
+    print(
+        f"\nPure runs: {args.pure_tests} realistic tests of one design per run, "
+        f"{args.pure_rounds} rounds (medians per test):"
+    )
+    for round_, (generated, rival) in enumerate(pure, start=1):
+        print(
+            f"  round {round_}: generated {generated * 1000:6.2f} ms, rival "
+            f"{rival * 1000:6.2f} ms, ratio {generated / rival:.2f}x"
+        )
 
 
 def _report_levers(
