@@ -452,8 +452,7 @@ def _measure_head_to_head(
         _step(f"head to head: {args.realistic_tests} realistic tests of both (round {round_ + 1})")
         both = {"realistic": args.realistic_tests, "rival_realistic": args.realistic_tests}
         _write_tests(project, args.database, both)
-        kinds = _per_kind(_pytest(project, env)[1]["tests"])
-        paired.append((kinds["realistic"]["median"], kinds["rival_realistic"]["median"]))
+        paired.append(_realistic_medians(project, env))
         alone = []
         for kind in both:
             _step(f"head to head: {args.realistic_tests} {kind} tests alone (round {round_ + 1})")
@@ -461,6 +460,12 @@ def _measure_head_to_head(
             alone.append(_per_kind(_pytest(project, env)[1]["tests"])[kind]["median"])
         pure.append((alone[0], alone[1]))
     return paired, pure
+
+
+def _realistic_medians(project: Path, env: Mapping[str, str]) -> tuple[float, float]:
+    """Run the written module; (generated median, rival median) of its realistic tests."""
+    kinds = _per_kind(_pytest(project, env)[1]["tests"])
+    return kinds["realistic"]["median"], kinds["rival_realistic"]["median"]
 
 
 def _measure_levers(
@@ -474,11 +479,7 @@ def _measure_levers(
     for round_ in range(args.lever_rounds):
         for name, change in variants.items():
             _step(f"levers: {name} (round {round_ + 1} of {args.lever_rounds})")
-            _, timings, _ = _pytest(project, {**env, **change})
-            kinds = _per_kind(timings["tests"])
-            measured[name].append(
-                (kinds["realistic"]["median"], kinds["rival_realistic"]["median"])
-            )
+            measured[name].append(_realistic_medians(project, {**env, **change}))
     return measured
 
 
@@ -609,9 +610,9 @@ def _report_targets(args: argparse.Namespace, r: Mapping[str, Any]) -> None:
     print("\nTargets (this machine; read them next to the load average):")
     difference, kinds = r["difference"], r["kinds"]
     # Judged on runs of the two designs alone, interleaved test by test: the 13-kind table
-    # puts other kinds between a design's tests, which moved the rival from 6.8 to 7.7 ms
-    # here, and the difference method subtracts two runs minutes apart. Both, and the runs
-    # of each design alone, are printed for reference.
+    # puts other kinds between a design's tests, which moved the rival by about 1 ms here
+    # (docs/slow-suites.md), and the difference method subtracts two runs minutes apart.
+    # Both, and the runs of each design alone, are printed for reference.
     medians = kinds["realistic"]["median"] / kinds["rival_realistic"]["median"]
     reference = (
         f"13-kind table {medians:.2f}x, difference method "
